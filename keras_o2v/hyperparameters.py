@@ -1,0 +1,363 @@
+"""SageMaker Object2Vec hyperparameters: names, valid ranges, defaults.
+
+This module is the single source of truth for every hyperparameter. It is
+pure Python (no TensorFlow import) so configs can be checked anywhere.
+
+`resolve_hyperparameters` accepts SageMaker's string-to-string map
+(`{"enc_dim": "16", "tied_token_embedding_weight": "True"}`) as well as typed
+values, and returns a plain, JSON-serialisable dict in which nothing is
+implicit:
+
+* `enc1_network="enc0"` is resolved: enc1 takes enc0's network *and* all of
+  enc0's `encX_*` values (not its weights), and the resolved dict names the
+  concrete network. An `enc1_*` value that the user set explicitly and that
+  this copy would override raises a `ValueError` instead of being dropped.
+* `encX_layers="auto"` becomes 4 for `hcnn`, 1 for `bilstm`; `pooled_embedding`
+  has no layers (resolved to 1, unused).
+* `pooled_embedding` averages token embeddings, so SageMaker sets its token
+  embedding dim to `enc_dim`. When `encX_token_embedding_dim` is not given we do
+  the same; when it is given and differs, it is kept and the encoder adds a
+  linear projection to `enc_dim` (never a silent override).
+
+Resolving a resolved dict returns it unchanged.
+"""
+
+import dataclasses
+import difflib
+import logging
+import math
+import re
+
+logger = logging.getLogger(__name__)
+
+COMPARATORS = ("hadamard", "concat", "abs_diff")
+ENCODER_NETWORKS = ("hcnn", "bilstm", "pooled_embedding")
+OPTIMIZERS = ("adadelta", "adagrad", "adam", "sgd", "rmsprop")
+OUTPUT_LAYERS = ("softmax", "mean_squared_error")
+MLP_ACTIVATIONS = ("tanh", "relu", "linear")
+AUTO_LAYERS = {"hcnn": 4, "bilstm": 1, "pooled_embedding": 1}
+# Set in AWS notebooks; they tune MXNet's kvstore and mean nothing here.
+IGNORED_HYPERPARAMETERS = ("_kvstore", "_num_gpus", "_num_kv_servers")
+
+_REQUIRED = object()
+_FILENAME_RE = re.compile(r"^[A-Za-z0-9._]*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """One hyperparameter: its kind, default and valid values."""
+
+    name: str
+    kind: str  # int | float | choice | bool | layers | filename | comparators
+    default: object = _REQUIRED
+    low: float = None
+    high: float = None
+    choices: tuple = ()
+
+    @property
+    def required(self):
+        return self.default is _REQUIRED
+
+    def describe(self):
+        """Valid values in words, as used in error messages."""
+        if self.kind in ("int", "float"):
+            word = "an integer" if self.kind == "int" else "a number"
+            if self.high is None:
+                return f"{word} >= {self.low}"
+            return f"{word} in [{self.low}, {self.high}]"
+        if self.kind == "choice":
+            return f"one of {list(self.choices)}"
+        if self.kind == "bool":
+            return "a boolean ('True' or 'False')"
+        if self.kind == "layers":
+            return f"'auto' or an integer in [{self.low}, {self.high}]"
+        if self.kind == "filename":
+            return "a file name of letters, digits, '_' or '.'"
+        return (
+            f"a comma-separated, non-repeating, non-empty subset of "
+            f"{list(COMPARATORS)}"
+        )
+
+
+def _encoder_specs(prefix, network_choices, network_default):
+    specs = [
+        Spec(f"{prefix}_network", "choice", network_default,
+             choices=network_choices),
+        Spec(f"{prefix}_cnn_filter_width", "int", 3, 1, 9),
+        Spec(f"{prefix}_freeze_pretrained_embedding", "bool", True),
+        Spec(f"{prefix}_layers", "layers", "auto", 1, 4),
+        Spec(f"{prefix}_pretrained_embedding_file", "filename", ""),
+        Spec(f"{prefix}_token_embedding_dim", "int", 300, 2, 1000),
+        Spec(f"{prefix}_vocab_file", "filename", ""),
+    ]
+    # enc0's sizes are required; enc1's default to "copy enc0" (None).
+    size_default = _REQUIRED if prefix == "enc0" else None
+    specs += [
+        Spec(f"{prefix}_max_seq_len", "int", size_default, 1, 5000),
+        Spec(f"{prefix}_vocab_size", "int", size_default, 2, 3_000_000),
+    ]
+    return specs
+
+
+SPECS = {
+    spec.name: spec
+    for spec in [
+        *_encoder_specs("enc0", ENCODER_NETWORKS, "hcnn"),
+        *_encoder_specs("enc1", ("enc0",) + ENCODER_NETWORKS, "enc0"),
+        Spec("bucket_width", "int", 0, 0, 100),
+        Spec("comparator_list", "comparators", list(COMPARATORS)),
+        Spec("dropout", "float", 0.0, 0.0, 1.0),
+        Spec("early_stopping_patience", "int", 3, 1, 5),
+        Spec("early_stopping_tolerance", "float", 0.01, 1e-6, 0.1),
+        Spec("enc_dim", "int", 4096, 4, 10000),
+        Spec("epochs", "int", 30, 1, 100),
+        Spec("learning_rate", "float", 0.0004, 1e-6, 1.0),
+        Spec("mini_batch_size", "int", 32, 1, 10000),
+        Spec("mlp_activation", "choice", "linear", choices=MLP_ACTIVATIONS),
+        Spec("mlp_dim", "int", 512, 2, 10000),
+        Spec("mlp_layers", "int", 2, 0, 10),
+        Spec("negative_sampling_rate", "int", 0, 0, None),
+        Spec("num_classes", "int", 2, 2, 30),
+        Spec("optimizer", "choice", "adam", choices=OPTIMIZERS),
+        Spec("output_layer", "choice", "softmax", choices=OUTPUT_LAYERS),
+        Spec("tied_token_embedding_weight", "bool", False),
+        Spec("token_embedding_storage_type", "choice", "dense",
+             choices=("dense", "row_sparse")),
+        Spec("weight_decay", "float", 0.0, 0.0, 10000.0),
+    ]
+}
+
+# The enc1 settings that `enc1_network="enc0"` copies from enc0.
+ENCODER_FIELDS = (
+    "cnn_filter_width",
+    "freeze_pretrained_embedding",
+    "layers",
+    "max_seq_len",
+    "pretrained_embedding_file",
+    "token_embedding_dim",
+    "vocab_file",
+    "vocab_size",
+)
+
+
+def defaults():
+    """The SageMaker defaults of every optional hyperparameter."""
+    return {
+        name: spec.default
+        for name, spec in SPECS.items()
+        if not spec.required
+    }
+
+
+def _error(spec, value):
+    return ValueError(
+        f"`{spec.name}` must be {spec.describe()}. "
+        f"Received: {spec.name}={value!r}"
+    )
+
+
+def _parse_bool(spec, value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise _error(spec, value)
+
+
+def _parse_number(spec, value, integer):
+    if isinstance(value, bool):
+        raise _error(spec, value)
+    parsed = value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            parsed = int(text) if integer else float(text)
+        except ValueError:
+            raise _error(spec, value) from None
+    elif integer and isinstance(value, float) and value.is_integer():
+        parsed = int(value)
+    if integer and not isinstance(parsed, int):
+        raise _error(spec, value)
+    if not integer and not isinstance(parsed, (int, float)):
+        raise _error(spec, value)
+    if not integer:
+        parsed = float(parsed)
+        if not math.isfinite(parsed):
+            raise _error(spec, value)
+    if parsed < spec.low or (spec.high is not None and parsed > spec.high):
+        raise _error(spec, value)
+    return parsed
+
+
+def parse_comparator_list(value, name="comparator_list"):
+    """`"hadamard, concat"` or a sequence of names -> list of names."""
+    if isinstance(value, str):
+        items = [item.strip() for item in value.split(",")]
+    elif isinstance(value, (list, tuple)):
+        items = [str(item).strip() for item in value]
+    else:
+        items = None
+    if (
+        not items
+        or any(item not in COMPARATORS for item in items)
+        or len(set(items)) != len(items)
+    ):
+        raise ValueError(
+            f"`{name}` must be a comma-separated, non-repeating, non-empty "
+            f"subset of {list(COMPARATORS)}. Received: {name}={value!r}"
+        )
+    return items
+
+
+def parse_value(name, value):
+    """Parses one hyperparameter (string or typed) and checks its range."""
+    spec = SPECS[name]
+    if spec.kind == "int":
+        return _parse_number(spec, value, integer=True)
+    if spec.kind == "float":
+        return _parse_number(spec, value, integer=False)
+    if spec.kind == "bool":
+        return _parse_bool(spec, value)
+    if spec.kind == "choice":
+        text = value.strip() if isinstance(value, str) else value
+        if text not in spec.choices:
+            raise _error(spec, value)
+        return text
+    if spec.kind == "layers":
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        try:
+            return _parse_number(spec, value, integer=True)
+        except ValueError:
+            raise _error(spec, value) from None
+    if spec.kind == "filename":
+        if not isinstance(value, str) or not _FILENAME_RE.match(value):
+            raise _error(spec, value)
+        return value
+    return parse_comparator_list(value, name)
+
+
+def resolve_hyperparameters(hyperparameters=None, **kwargs):
+    """Validates hyperparameters and returns the resolved, explicit dict.
+
+    Args:
+        hyperparameters: dict. SageMaker-style map; values may be strings
+            (`"20"`, `"True"`, `"auto"`) or typed values.
+        **kwargs: more hyperparameters; they override `hyperparameters`.
+
+    Returns:
+        A dict holding every hyperparameter in `SPECS` with a concrete value.
+
+    Raises:
+        ValueError: for an unknown name, a missing required value, a value out
+            of range, or enc1 settings that conflict with `enc1_network="enc0"`.
+    """
+    given = dict(hyperparameters or {})
+    given.update(kwargs)
+    for name in IGNORED_HYPERPARAMETERS:
+        if given.pop(name, None) is not None:
+            logger.info("Ignoring `%s`: it configures MXNet only.", name)
+    unknown = sorted(set(given) - set(SPECS))
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, SPECS, n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)"
+                                        if close else ""))
+        raise ValueError(
+            f"Unknown hyperparameter(s): {', '.join(hints)}. Valid names: "
+            f"{sorted(SPECS)}"
+        )
+    explicit = {
+        name: parse_value(name, value)
+        for name, value in given.items()
+        if value is not None
+    }
+    for name, spec in SPECS.items():
+        if spec.required and name not in explicit:
+            raise ValueError(f"`{name}` is required. Valid values: "
+                             f"{spec.describe()}.")
+    resolved = {**defaults(), **explicit}
+    _resolve_enc1(resolved, explicit)
+    for prefix in ("enc0", "enc1"):
+        _resolve_encoder(resolved, explicit, prefix)
+    _check_cross_field(resolved)
+    return resolved
+
+
+def _resolve_enc1(resolved, explicit):
+    if resolved["enc1_network"] == "enc0":
+        for field in ENCODER_FIELDS:
+            name0, name1 = f"enc0_{field}", f"enc1_{field}"
+            if name1 in explicit and explicit[name1] != resolved[name0]:
+                raise ValueError(
+                    f"`{name1}={explicit[name1]!r}` conflicts with "
+                    f"`enc1_network='enc0'`, which copies every enc0 setting "
+                    f"(`{name0}={resolved[name0]!r}`). Set `enc1_network` to "
+                    f"one of {list(ENCODER_NETWORKS)} to configure enc1 on its "
+                    f"own, or remove `{name1}`."
+                )
+            resolved[name1] = resolved[name0]
+        resolved["enc1_network"] = resolved["enc0_network"]
+        # enc0's token dim may itself be implicit: keep it implicit for enc1.
+        if "enc0_token_embedding_dim" in explicit:
+            explicit["enc1_token_embedding_dim"] = explicit[
+                "enc0_token_embedding_dim"]
+        if "enc0_layers" in explicit:
+            explicit["enc1_layers"] = explicit["enc0_layers"]
+        return
+    for field in ("max_seq_len", "vocab_size"):
+        if resolved[f"enc1_{field}"] is None:
+            raise ValueError(
+                f"`enc1_{field}` is required when `enc1_network` is "
+                f"{resolved['enc1_network']!r} (it is copied from enc0 only "
+                f"when `enc1_network='enc0'`)."
+            )
+
+
+def _resolve_encoder(resolved, explicit, prefix):
+    network = resolved[f"{prefix}_network"]
+    layers_name = f"{prefix}_layers"
+    if resolved[layers_name] == "auto":
+        resolved[layers_name] = AUTO_LAYERS[network]
+    elif (network == "pooled_embedding" and layers_name in explicit
+            and explicit[layers_name] != AUTO_LAYERS[network]):
+        logger.warning("`%s` is ignored: pooled_embedding has no layers.",
+                       layers_name)
+    dim_name = f"{prefix}_token_embedding_dim"
+    if network == "pooled_embedding" and dim_name not in explicit:
+        # SageMaker's rule: a pooled encoder's token dim is enc_dim.
+        resolved[dim_name] = resolved["enc_dim"]
+
+
+def _check_cross_field(resolved):
+    if resolved["tied_token_embedding_weight"]:
+        for field in ("vocab_size", "token_embedding_dim"):
+            v0, v1 = resolved[f"enc0_{field}"], resolved[f"enc1_{field}"]
+            if v0 != v1:
+                raise ValueError(
+                    f"`tied_token_embedding_weight=True` shares one token "
+                    f"embedding, so `enc0_{field}` and `enc1_{field}` must be "
+                    f"equal. Received: enc0_{field}={v0}, enc1_{field}={v1}"
+                )
+    if (resolved["negative_sampling_rate"] > 0
+            and resolved["output_layer"] != "softmax"):
+        raise ValueError(
+            "`negative_sampling_rate` > 0 makes negatives labelled 0, so it "
+            "needs `output_layer='softmax'`. Received: negative_sampling_rate="
+            f"{resolved['negative_sampling_rate']}, output_layer="
+            f"{resolved['output_layer']!r}"
+        )
+
+
+def to_sagemaker_strings(resolved):
+    """Renders a resolved dict as SageMaker's string-to-string map."""
+    out = {}
+    for name, value in resolved.items():
+        if isinstance(value, bool):
+            out[name] = str(value)
+        elif isinstance(value, list):
+            out[name] = ", ".join(value)
+        else:
+            out[name] = str(value)
+    return out

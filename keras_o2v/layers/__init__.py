@@ -1,0 +1,16 @@
+from keras_o2v.layers.comparator import Comparator
+from keras_o2v.layers.encoders import ENCODERS
+from keras_o2v.layers.encoders import BiLSTMEncoder
+from keras_o2v.layers.encoders import Encoder
+from keras_o2v.layers.encoders import HCNNEncoder
+from keras_o2v.layers.encoders import PooledEmbeddingEncoder
+from keras_o2v.layers.mlp import MLP
+from keras_o2v.layers.pooling import MaskedGlobalAveragePooling1D
+from keras_o2v.layers.pooling import MaskedGlobalMaxPooling1D
+from keras_o2v.layers.token_embedding import TokenEmbedding
+
+__all__ = [
+    "Comparator", "ENCODERS", "BiLSTMEncoder", "Encoder", "HCNNEncoder",
+    "PooledEmbeddingEncoder", "MLP", "MaskedGlobalAveragePooling1D",
+    "MaskedGlobalMaxPooling1D", "TokenEmbedding",
+]

@@ -1,0 +1,59 @@
+"""`bilstm`: stacked bidirectional LSTMs, max-pooled over time."""
+
+import keras
+
+from keras_o2v.api_export import register
+from keras_o2v.layers.encoders.base import Encoder
+from keras_o2v.layers.pooling import MaskedGlobalMaxPooling1D
+from keras_o2v.layers.token_embedding import check_positive_int
+
+
+@register
+class BiLSTMEncoder(Encoder):
+    """`layers` stacked bidirectional LSTMs, max-pooled, projected.
+
+    Each direction has `ceil(enc_dim / 2)` units, so the concatenated states
+    are about `enc_dim` wide; they are max-pooled over the non-padding steps
+    (InferSent's BiLSTM-max) and a linear `Dense` projects them to `enc_dim`.
+    The padding mask is passed to every LSTM, so padding is skipped in both
+    directions and cannot change the output.
+
+    Args:
+        layers: int. Number of stacked BiLSTM layers. Defaults to 1.
+        Others: see `keras_o2v.layers.encoders.base.Encoder`.
+    """
+
+    def __init__(self, vocab_size, token_embedding_dim, enc_dim, layers=1,
+                 **kwargs):
+        check_positive_int("layers", layers)
+        super().__init__(vocab_size, token_embedding_dim, enc_dim, **kwargs)
+        self.layers_count = layers
+        self.units = (enc_dim + 1) // 2
+        self.rnns = [
+            keras.layers.Bidirectional(
+                keras.layers.LSTM(self.units, return_sequences=True,
+                                  dtype=self.dtype_policy),
+                dtype=self.dtype_policy, name=f"bilstm_{i}")
+            for i in range(layers)
+        ]
+        self.pool = MaskedGlobalMaxPooling1D(dtype=self.dtype_policy,
+                                             name="pool")
+        self.projection = keras.layers.Dense(enc_dim, dtype=self.dtype_policy,
+                                             name="projection")
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        width = self.token_embedding_dim
+        for rnn in self.rnns:
+            rnn.build((None, None, width))
+            width = 2 * self.units
+        self.projection.build((None, 2 * self.units))
+
+    def call(self, token_ids):
+        x, mask = self.embed(token_ids)
+        for rnn in self.rnns:
+            x = rnn(x, mask=mask)
+        return self.projection(self.pool(x, mask=mask))
+
+    def get_config(self):
+        return {**super().get_config(), "layers": self.layers_count}

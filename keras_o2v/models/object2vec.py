@@ -1,0 +1,163 @@
+"""The Object2Vec model and its `build_object2vec` factory."""
+
+import keras
+
+from keras_o2v.api_export import register
+from keras_o2v.hyperparameters import resolve_hyperparameters
+from keras_o2v.layers import ENCODERS
+from keras_o2v.layers import MLP
+from keras_o2v.layers import Comparator
+
+_OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "adagrad": keras.optimizers.Adagrad,
+    "sgd": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+    "adadelta": keras.optimizers.Adadelta,
+}
+
+
+def make_encoder(hp, prefix, name, token_embedding=None):
+    """Builds the encoder that `hp` (resolved) describes for `prefix`."""
+    network = hp[f"{prefix}_network"]
+    kwargs = {
+        "vocab_size": hp[f"{prefix}_vocab_size"],
+        "token_embedding_dim": hp[f"{prefix}_token_embedding_dim"],
+        "enc_dim": hp["enc_dim"],
+        "token_embedding": token_embedding,
+        "name": name,
+    }
+    if network == "hcnn":
+        kwargs["layers"] = hp[f"{prefix}_layers"]
+        kwargs["cnn_filter_width"] = hp[f"{prefix}_cnn_filter_width"]
+    elif network == "bilstm":
+        kwargs["layers"] = hp[f"{prefix}_layers"]
+    return ENCODERS[network](**kwargs)
+
+
+@register
+class Object2Vec(keras.Model):
+    """Object2Vec: two encoders, a comparator, an MLP and an output layer.
+
+    A functional model with inputs `in0` and `in1` (int32 token ids, shape
+    `(batch, None)`, 0 = padding) and, for `output_layer="softmax"`,
+    probabilities over `num_classes`, or for `"mean_squared_error"` one
+    regression value per pair, shape `(batch, 1)`.
+
+    The encoders are the layers `encoder0` and `encoder1` (also the properties
+    of the same names): call them on ids to get embeddings. Dropout (rate
+    `dropout`) is applied to both encodings before the comparator and after
+    each MLP layer.
+
+    The config is the resolved hyperparameter dict: the model is rebuilt from
+    it on load (so tied embeddings stay tied), and pretrained or learned
+    weights come from the weights file.
+
+    Args:
+        hyperparameters: dict. SageMaker-named hyperparameters, strings or
+            typed values (see `keras_o2v.hyperparameters`).
+    """
+
+    def __init__(self, hyperparameters, **kwargs):
+        hp = resolve_hyperparameters(hyperparameters)
+        # === Layers ===
+        encoder0 = make_encoder(hp, "enc0", "encoder0")
+        shared = (encoder0.token_embedding
+                  if hp["tied_token_embedding_weight"] else None)
+        encoder1 = make_encoder(hp, "enc1", "encoder1", token_embedding=shared)
+        encoding_dropout = keras.layers.Dropout(hp["dropout"],
+                                                name="encoding_dropout")
+        comparator = Comparator(hp["comparator_list"], name="comparator")
+        mlp = MLP(hp["mlp_layers"], hp["mlp_dim"], hp["mlp_activation"],
+                  hp["dropout"], name="mlp")
+        if hp["output_layer"] == "softmax":
+            head = keras.layers.Dense(hp["num_classes"], activation="softmax",
+                                      dtype="float32", name="output")
+        else:
+            head = keras.layers.Dense(1, dtype="float32", name="output")
+
+        # === Functional Model ===
+        in0 = keras.Input((None,), dtype="int32", name="in0")
+        in1 = keras.Input((None,), dtype="int32", name="in1")
+        x = comparator(encoding_dropout(encoder0(in0)),
+                       encoding_dropout(encoder1(in1)))
+        outputs = head(mlp(x))
+        kwargs.setdefault("name", "object2vec")
+        super().__init__(inputs={"in0": in0, "in1": in1}, outputs=outputs,
+                         **kwargs)
+
+        # === Config ===
+        self.hyperparameters = hp
+
+    @property
+    def encoder0(self):
+        return self.get_layer("encoder0")
+
+    @property
+    def encoder1(self):
+        return self.get_layer("encoder1")
+
+    def get_config(self):
+        # Not the functional config: __init__ rebuilds the graph from hp.
+        return {"name": self.name, "hyperparameters": dict(self.hyperparameters)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def make_optimizer(hp):
+    """The optimizer named by `hp["optimizer"]` with lr and weight decay.
+
+    Keras applies `weight_decay` decoupled from the gradient (AdamW style):
+    each step subtracts `learning_rate * weight_decay * w`.
+    """
+    return _OPTIMIZERS[hp["optimizer"]](
+        learning_rate=hp["learning_rate"],
+        weight_decay=hp["weight_decay"] or None,
+    )
+
+
+def compile_object2vec(model):
+    """Compiles with the optimizer, loss and SageMaker-named metrics."""
+    hp = model.hyperparameters
+    if hp["output_layer"] == "softmax":
+        loss = keras.losses.SparseCategoricalCrossentropy()
+        metrics = [
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            keras.metrics.SparseCategoricalCrossentropy(name="cross_entropy"),
+        ]
+    else:
+        loss = keras.losses.MeanSquaredError()
+        metrics = [
+            keras.metrics.MeanSquaredError(name="mean_squared_error"),
+            keras.metrics.RootMeanSquaredError(name="root_mean_squared_error"),
+            keras.metrics.MeanAbsoluteError(name="mean_absolute_error"),
+        ]
+    model.compile(optimizer=make_optimizer(hp), loss=loss, metrics=metrics)
+    return model
+
+
+def build_object2vec(hyperparameters=None, *, compile=True, **kwargs):
+    """Builds (and by default compiles) an `Object2Vec` model.
+
+    Args:
+        hyperparameters: optional dict of SageMaker-named hyperparameters;
+            strings such as `{"enc_dim": "64", "enc0_layers": "auto"}` work.
+        compile: bool. Compile with the configured optimizer, loss and
+            metrics. Defaults to `True`.
+        **kwargs: more hyperparameters, overriding `hyperparameters`.
+
+    Example:
+
+    ```python
+    model = keras_o2v.build_object2vec(
+        enc0_max_seq_len=1, enc0_vocab_size=944, enc0_network="pooled_embedding",
+        enc1_network="pooled_embedding", enc1_max_seq_len=1,
+        enc1_vocab_size=1684, enc_dim=64, output_layer="mean_squared_error")
+    model.fit(dataset)
+    ```
+    """
+    merged = {**(hyperparameters or {}), **kwargs}
+    model = Object2Vec(merged)
+    return compile_object2vec(model) if compile else model

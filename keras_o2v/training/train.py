@@ -1,0 +1,214 @@
+"""Training with SageMaker's channels, early stopping, metrics and outputs."""
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+
+import keras
+import tensorflow as tf
+
+from keras_o2v.data import JsonlChannel
+from keras_o2v.data import RecordSpec
+from keras_o2v.data import scan
+from keras_o2v.hyperparameters import resolve_hyperparameters
+from keras_o2v.models import build_object2vec
+from keras_o2v.training.artifacts import save_model_atomic
+from keras_o2v.training.artifacts import write_json_atomic
+from keras_o2v.training.callbacks import SageMakerMetricsLogger
+from keras_o2v.training.callbacks import quality_line
+from keras_o2v.version import __version__
+
+logger = logging.getLogger("keras_o2v")
+
+MODEL_FILE = "model.keras"
+HYPERPARAMETERS_FILE = "hyperparameters.json"
+METRICS_FILE = "metrics.json"
+EVAL_BATCH_SIZE = 1024
+
+
+def metric_names(hp):
+    """The SageMaker metric names logged for `hp["output_layer"]`."""
+    if hp["output_layer"] == "softmax":
+        return ("accuracy", "cross_entropy")
+    return ("mean_squared_error", "root_mean_squared_error",
+            "mean_absolute_error")
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What `train` returns: the model (best weights) and its metrics."""
+
+    model: keras.Model
+    metrics: dict
+    history: dict
+    hyperparameters: dict
+
+
+@contextlib.contextmanager
+def _data_errors(*channels):
+    """Re-raises a channel's `ValueError` that tf.data wrapped."""
+    try:
+        yield
+    except tf.errors.OpError:
+        for channel in channels:
+            if channel is not None and channel.error is not None:
+                raise channel.error from None
+        raise
+
+
+def _eval_channel(path, spec, batch_size=EVAL_BATCH_SIZE, stats=None):
+    return JsonlChannel(path, spec, batch_size, shuffle=False, stats=stats)
+
+
+def evaluate(model, path, batch_size=EVAL_BATCH_SIZE):
+    """Evaluates `model` on a labelled JSON Lines channel.
+
+    Returns:
+        dict of SageMaker metric name -> value, e.g. `{"accuracy": 0.9}`.
+    """
+    hp = model.hyperparameters
+    spec = RecordSpec.from_hyperparameters(hp)
+    # The scan validates every record and gives the exact batch count.
+    channel = _eval_channel(path, spec, batch_size, stats=scan(path, spec))
+    with _data_errors(channel):
+        logs = model.evaluate(channel.as_dataset(), verbose=0,
+                              return_dict=True)
+    return {name: float(logs[name]) for name in metric_names(hp)}
+
+
+def _log_resolved(hp):
+    logger.info("Resolved hyperparameters: %s",
+                json.dumps(hp, sort_keys=True))
+
+
+def train(train, hyperparameters=None, *, validation=None, test=None,
+          auxiliary=None, model_dir=None, seed=None, validate_data=True,
+          shuffle_buffer=None, verbose="auto", **overrides):
+    """Trains an Object2Vec model on JSON Lines channels, as SageMaker does.
+
+    Args:
+        train: path of the train channel (file or directory).
+        hyperparameters: dict of SageMaker-named hyperparameters (strings or
+            typed values).
+        validation: optional validation channel. Enables early stopping on
+            the validation loss (`early_stopping_patience`,
+            `early_stopping_tolerance`); the best epoch's weights are kept.
+        test: optional test channel, evaluated once at the end.
+        auxiliary: optional directory of vocab and pretrained embedding files.
+        model_dir: optional output directory; receives `model.keras`,
+            `hyperparameters.json` (resolved) and, last, `metrics.json`. Each
+            is written atomically; `metrics.json` only exists once the run
+            has completed.
+        seed: optional int for reproducible weights and shuffling.
+        validate_data: bool. Validate every record of every channel before
+            training starts (one fast pass). If False, a bad record raises
+            when its batch is read. Defaults to True.
+        shuffle_buffer: optional int, records held for shuffling.
+        verbose: Keras `fit` verbosity. Defaults to "auto".
+        **overrides: hyperparameters overriding `hyperparameters`.
+
+    Returns:
+        `TrainResult` with the model, metrics (`"validation:accuracy"`...),
+        Keras history and the resolved hyperparameters.
+    """
+    hp = resolve_hyperparameters({**(hyperparameters or {}), **overrides})
+    _log_resolved(hp)
+    if auxiliary is not None and not os.path.isdir(auxiliary):
+        raise ValueError(f"`auxiliary` must be a directory. Received: "
+                         f"auxiliary={auxiliary!r}")
+    for prefix in ("enc0", "enc1"):
+        for field in ("vocab_file", "pretrained_embedding_file"):
+            if hp[f"{prefix}_{field}"]:
+                raise ValueError(
+                    f"`{prefix}_{field}` is not supported yet: pretrained "
+                    "embeddings from the auxiliary channel are not "
+                    f"implemented in keras_o2v {__version__}. Remove it.")
+    if hp["token_embedding_storage_type"] == "row_sparse":
+        logger.warning("token_embedding_storage_type='row_sparse' is not "
+                       "implemented yet; training with 'dense'.")
+    if model_dir:
+        os.makedirs(model_dir, exist_ok=True)
+        stale = os.path.join(model_dir, METRICS_FILE)
+        if os.path.exists(stale):
+            # Never leave an old "complete" marker beside a new model.
+            os.remove(stale)
+            logger.info("Removed %s from an earlier run.", stale)
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+
+    spec = RecordSpec.from_hyperparameters(hp)
+    paths = {"train": train, "validation": validation, "test": test}
+    stats = {}
+    if validate_data:
+        for name, path in paths.items():
+            if path is not None:
+                stats[name] = scan(path, spec)
+                logger.info("%s channel %s: %d records, %d with label != 0.",
+                            name, path, stats[name].records,
+                            stats[name].nonzero_labels)
+
+    channel_kwargs = {}
+    if shuffle_buffer is not None:
+        channel_kwargs["shuffle_buffer"] = shuffle_buffer
+    train_channel = JsonlChannel(
+        train, spec, hp["mini_batch_size"], shuffle=True,
+        bucket_width=hp["bucket_width"],
+        negative_sampling_rate=hp["negative_sampling_rate"], seed=seed,
+        stats=stats.get("train"), **channel_kwargs)
+    val_channel = (_eval_channel(validation, spec, stats=stats.get(
+        "validation")) if validation is not None else None)
+
+    model = build_object2vec(hp)
+    callbacks = [SageMakerMetricsLogger(lambda: train_channel.epoch_records)]
+    if val_channel is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=hp["early_stopping_patience"],
+            min_delta=hp["early_stopping_tolerance"],
+            restore_best_weights=True))
+    with _data_errors(train_channel, val_channel):
+        history = model.fit(
+            train_channel.as_dataset(), epochs=hp["epochs"],
+            validation_data=(val_channel.as_dataset()
+                             if val_channel is not None else None),
+            callbacks=callbacks, verbose=verbose, shuffle=False)
+    history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+
+    metrics = _final_metrics(model, hp, history, validation, test)
+    if model_dir:
+        save_model_atomic(model, os.path.join(model_dir, MODEL_FILE))
+        write_json_atomic(os.path.join(model_dir, HYPERPARAMETERS_FILE), hp)
+        write_json_atomic(os.path.join(model_dir, METRICS_FILE), metrics)
+        logger.info("Wrote %s, %s and %s to %s.", MODEL_FILE,
+                    HYPERPARAMETERS_FILE, METRICS_FILE, model_dir)
+    return TrainResult(model, metrics, history, hp)
+
+
+def _final_metrics(model, hp, history, validation, test):
+    """Metrics of the kept weights: best epoch if validating, else last."""
+    names = metric_names(hp)
+    losses = history.get("val_loss")
+    best = (min(range(len(losses)), key=losses.__getitem__) if losses
+            else len(history["loss"]) - 1)
+    metrics = {"best_epoch": best, "epochs_completed": len(history["loss"])}
+    for name in names:
+        metrics[f"train:{name}"] = history[name][best]
+    for split, path in (("validation", validation), ("test", test)):
+        if path is None:
+            continue
+        results = evaluate(model, path)
+        for name in names:
+            metrics[f"{split}:{name}"] = results[name]
+            if split == "test":
+                logger.info(quality_line("test", name, results[name]))
+    return metrics
+
+
+def load_model(model_dir):
+    """Loads `model.keras` from a `train` output directory."""
+    path = os.path.join(model_dir, MODEL_FILE)
+    if not os.path.isfile(path):
+        raise ValueError(f"No {MODEL_FILE} in {model_dir!r}: pass the "
+                         "`--model-dir` of a completed `keras-o2v train`.")
+    return keras.models.load_model(path)
