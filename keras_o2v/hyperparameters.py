@@ -268,6 +268,7 @@ def resolve_hyperparameters(hyperparameters=None, **kwargs):
             f"Unknown hyperparameter(s): {', '.join(hints)}. Valid names: "
             f"{sorted(SPECS)}"
         )
+    _drop_implicit_token_dims(given)
     explicit = {
         name: parse_value(name, value)
         for name, value in given.items()
@@ -283,6 +284,23 @@ def resolve_hyperparameters(hyperparameters=None, **kwargs):
         _resolve_encoder(resolved, explicit, prefix)
     _check_cross_field(resolved)
     return resolved
+
+
+def _drop_implicit_token_dims(given):
+    """Forgets a pooled token dim equal to `enc_dim`: it is the implicit one.
+
+    A resolved dict holds it explicitly, and `enc_dim` may exceed the token
+    dim's own range (1000), so re-resolving must not range-check it.
+    """
+    networks = {"enc0": str(given.get("enc0_network", "hcnn")).strip()}
+    enc1 = str(given.get("enc1_network", "enc0")).strip()
+    networks["enc1"] = networks["enc0"] if enc1 == "enc0" else enc1
+    for prefix, network in networks.items():
+        name = f"{prefix}_token_embedding_dim"
+        if (network == "pooled_embedding" and name in given
+                and str(given[name]).strip()
+                == str(given.get("enc_dim", SPECS["enc_dim"].default)).strip()):
+            del given[name]
 
 
 def _resolve_enc1(resolved, explicit):

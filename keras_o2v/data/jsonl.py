@@ -249,7 +249,11 @@ def read_records(path, spec, chunk_lines=DEFAULT_CHUNK_LINES):
                 records, linenos = [], []
                 for lineno, raw in block:
                     if raw.strip():
-                        records.append(_parse_line(file, lineno, raw))
+                        record = _parse_line(file, lineno, raw)
+                        if b"true" in raw or b"false" in raw:
+                            # numpy would read JSON booleans as 1 and 0.
+                            check_record(file, lineno, record, spec)
+                        records.append(record)
                         linenos.append(lineno)
                 if not records:
                     continue

@@ -29,6 +29,11 @@ class TokenEmbedding(keras.layers.Layer):
         embedding_dim: int. Size of each token vector.
         embeddings_initializer: initializer for the table. Defaults to
             `"uniform"` (Keras' `Embedding` default).
+        l2: float. Lazy L2 penalty: adds `l2 * sum(v**2)` over the vectors
+            that a batch looks up (padding excluded), averaged over the batch,
+            to the loss. Unlike weight decay on the whole table, rows absent
+            from a batch are left alone, so rare ids are not shrunk towards 0
+            every step. Defaults to 0 (off).
 
     Input shape: `(batch, seq_len)` int ids. Output shape:
     `(batch, seq_len, embedding_dim)`, with mask `(batch, seq_len)`.
@@ -42,14 +47,17 @@ class TokenEmbedding(keras.layers.Layer):
     """
 
     def __init__(self, vocab_size, embedding_dim,
-                 embeddings_initializer="uniform", **kwargs):
+                 embeddings_initializer="uniform", l2=0.0, **kwargs):
         check_positive_int("vocab_size", vocab_size, minimum=2)
         check_positive_int("embedding_dim", embedding_dim)
+        if isinstance(l2, bool) or not isinstance(l2, (int, float)) or l2 < 0:
+            raise ValueError(f"`l2` must be a number >= 0. Received: l2={l2!r}")
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
         self.embeddings_initializer = keras.initializers.get(
             embeddings_initializer)
+        self.l2 = float(l2)
         self.supports_masking = True
 
     def build(self, input_shape=None):
@@ -66,7 +74,13 @@ class TokenEmbedding(keras.layers.Layer):
         if not self.built:
             self.build()
         token_ids = ops.cast(token_ids, "int32")
-        return ops.take(self.embeddings, token_ids, axis=0)
+        vectors = ops.take(self.embeddings, token_ids, axis=0)
+        if self.l2:
+            keep = ops.cast(ops.not_equal(token_ids, 0), vectors.dtype)
+            squares = ops.sum(ops.square(vectors), axis=-1) * keep
+            penalty = ops.mean(ops.sum(squares, axis=-1))
+            self.add_loss(ops.cast(self.l2, penalty.dtype) * penalty)
+        return vectors
 
     def compute_mask(self, token_ids, mask=None):
         return ops.not_equal(token_ids, 0)
@@ -81,4 +95,5 @@ class TokenEmbedding(keras.layers.Layer):
             "embedding_dim": self.embedding_dim,
             "embeddings_initializer": keras.initializers.serialize(
                 self.embeddings_initializer),
+            "l2": self.l2,
         }

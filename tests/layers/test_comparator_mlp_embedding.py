@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+
+from keras_o2v.layers import MLP
+from keras_o2v.layers import Comparator
+from keras_o2v.layers import MaskedGlobalMaxPooling1D
+from keras_o2v.layers import TokenEmbedding
+from tests.test_case import run_layer_test
+
+U = np.array([[1.0, 2.0]], "float32")
+V = np.array([[3.0, -1.0]], "float32")
+
+
+@pytest.mark.parametrize("comparators,width", [
+    ("hadamard, concat, abs_diff", 8),
+    (["hadamard"], 2),
+    ("concat", 4),
+    ("abs_diff,hadamard", 4),
+])
+def test_comparator_layer_behaviors(comparators, width):
+    run_layer_test(Comparator, {"comparator_list": comparators}, [U, V],
+                   (1, width), expected_num_trainable_weights=0)
+
+
+def test_comparator_numerics_follow_the_given_order():
+    out = np.asarray(Comparator("hadamard, concat, abs_diff")(U, V))
+    # hadamard [3, -2] | concat [1, 2, 3, -1] | abs_diff [2, 3]
+    np.testing.assert_allclose(out, [[3, -2, 1, 2, 3, -1, 2, 3]])
+    out = np.asarray(Comparator("abs_diff, hadamard")(U, V))
+    # abs_diff [2, 3] | hadamard [3, -2]
+    np.testing.assert_allclose(out, [[2, 3, 3, -2]])
+
+
+@pytest.mark.parametrize("bad", ["", "dot", "hadamard, cosine", [],
+                                 "hadamard, hadamard"])
+def test_comparator_rejects_bad_lists(bad):
+    with pytest.raises(ValueError, match="`comparator_list` must be a "
+                                         "comma-separated"):
+        Comparator(bad)
+
+
+def test_comparator_rejects_unequal_dims():
+    with pytest.raises(ValueError, match="same last dimension"):
+        Comparator()(U, np.ones((1, 3), "float32"))
+
+
+def test_mlp_layer_behaviors():
+    run_layer_test(MLP, {"mlp_layers": 2, "mlp_dim": 3,
+                         "mlp_activation": "tanh", "dropout": 0.1},
+                   np.ones((2, 5), "float32"), (2, 3),
+                   expected_num_trainable_weights=4)
+
+
+def test_mlp_zero_layers_is_identity():
+    x = np.random.default_rng(0).normal(size=(2, 5)).astype("float32")
+    np.testing.assert_allclose(np.asarray(MLP(mlp_layers=0)(x)), x)
+
+
+def test_mlp_relu_numerics():
+    mlp = MLP(mlp_layers=1, mlp_dim=2, mlp_activation="relu")
+    mlp.build((None, 2))
+    mlp.set_weights([np.array([[1.0, -1.0], [1.0, -1.0]], "float32"),
+                     np.zeros(2, "float32")])
+    # [1, 2] @ kernel = [3, -3] -> relu -> [3, 0]
+    np.testing.assert_allclose(np.asarray(mlp(U)), [[3.0, 0.0]])
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"mlp_layers": 11}, "`mlp_layers` must be an integer in \\[0, 10\\]"),
+    ({"mlp_activation": "gelu"}, "`mlp_activation` must be one of"),
+    ({"dropout": 1.0}, "`dropout` must be a float in \\[0, 1\\)"),
+])
+def test_mlp_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MLP(**kwargs)
+
+
+def test_token_embedding_mask_and_lookup():
+    layer = TokenEmbedding(5, 2)
+    out = run_layer_test(TokenEmbedding, {"vocab_size": 5,
+                                          "embedding_dim": 2},
+                         np.array([[1, 4, 0]]), (1, 3, 2),
+                         expected_num_trainable_weights=1)
+    assert out.shape == (1, 3, 2)
+    mask = np.asarray(layer.compute_mask(np.array([[1, 4, 0]])))
+    np.testing.assert_array_equal(mask, [[True, True, False]])
+
+
+def test_masked_max_pool_numerics():
+    x = np.array([[[1.0, -5.0], [3.0, -7.0], [9.0, 9.0]]], "float32")
+    mask = np.array([[True, True, False]])
+    out = np.asarray(MaskedGlobalMaxPooling1D()(x, mask=mask))
+    # the padded step [9, 9] is ignored; max of valid steps per feature
+    np.testing.assert_allclose(out, [[3.0, -5.0]])
+    empty = np.asarray(MaskedGlobalMaxPooling1D()(x, mask=~np.ones_like(mask)))
+    np.testing.assert_allclose(empty, [[0.0, 0.0]])

@@ -1,0 +1,112 @@
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_o2v.layers import BiLSTMEncoder
+from keras_o2v.layers import HCNNEncoder
+from keras_o2v.layers import PooledEmbeddingEncoder
+from keras_o2v.layers import TokenEmbedding
+from tests.test_case import run_layer_test
+
+IDS = np.array([[3, 7, 1, 9, 0], [5, 2, 0, 0, 0]], np.int32)
+BASE = {"vocab_size": 10, "token_embedding_dim": 4, "enc_dim": 6}
+
+ENCODERS = [
+    # (id, class, extra kwargs, trainable weights)
+    # pooled with token dim != enc_dim: embedding + projection kernel/bias
+    ("pooled_projected", PooledEmbeddingEncoder, {}, 3),
+    ("hcnn", HCNNEncoder, {"layers": 2, "cnn_filter_width": 3}, 1 + 2 * 2 + 2),
+    ("hcnn_even_width", HCNNEncoder, {"layers": 1, "cnn_filter_width": 2}, 5),
+    # per direction: kernel, recurrent kernel, bias
+    ("bilstm", BiLSTMEncoder, {"layers": 2}, 1 + 2 * 6 + 2),
+]
+
+
+@pytest.mark.parametrize("cls,extra,n_weights",
+                         [e[1:] for e in ENCODERS], ids=[e[0] for e in ENCODERS])
+def test_layer_behaviors(cls, extra, n_weights):
+    run_layer_test(cls, {**BASE, **extra}, IDS, (2, 6),
+                   expected_num_trainable_weights=n_weights)
+
+
+@pytest.mark.parametrize("cls,extra,n_weights",
+                         [e[1:] for e in ENCODERS], ids=[e[0] for e in ENCODERS])
+def test_trailing_padding_does_not_change_output(cls, extra, n_weights):
+    keras.utils.set_random_seed(1)
+    encoder = cls(**BASE, **extra)
+    short = np.asarray(encoder(IDS[:, :4]))
+    padded = np.pad(IDS, ((0, 0), (0, 6)))  # 6 more trailing zeros
+    np.testing.assert_allclose(np.asarray(encoder(padded)), short, atol=1e-5)
+    # Each row alone, unpadded, encodes the same as inside the batch.
+    alone = np.asarray(encoder(np.array([[5, 2]], np.int32)))
+    np.testing.assert_allclose(alone[0], short[1], atol=1e-5)
+
+
+@pytest.mark.parametrize("cls,extra,n_weights",
+                         [e[1:] for e in ENCODERS], ids=[e[0] for e in ENCODERS])
+def test_all_padding_row_is_finite(cls, extra, n_weights):
+    encoder = cls(**BASE, **extra)
+    out = np.asarray(encoder(np.array([[0, 0, 0], [4, 0, 0]], np.int32)))
+    assert np.isfinite(out).all()
+
+
+def test_pooled_is_masked_mean_without_projection():
+    encoder = PooledEmbeddingEncoder(vocab_size=10, token_embedding_dim=4,
+                                     enc_dim=4)
+    encoder.build((None, None))
+    table = np.arange(40, dtype="float32").reshape(10, 4)
+    encoder.token_embedding.set_weights([table])
+    out = np.asarray(encoder(np.array([[3, 5, 0], [0, 0, 0]], np.int32)))
+    # mean of rows 3 and 5 = row 4; an all-padding row gives zeros, not NaN
+    np.testing.assert_allclose(out, [table[4], [0, 0, 0, 0]])
+    assert encoder.projection is None
+    assert len(encoder.trainable_weights) == 1
+
+
+def test_hcnn_single_token_and_max_pool_ignore_padding_values():
+    encoder = HCNNEncoder(vocab_size=10, token_embedding_dim=3, enc_dim=4,
+                          layers=1)
+    out = np.asarray(encoder(np.array([[7, 0, 0]], np.int32)))
+    alone = np.asarray(encoder(np.array([[7]], np.int32)))
+    np.testing.assert_allclose(out, alone, atol=1e-6)
+
+
+def test_saved_model_round_trip(tmp_path):
+    inputs = keras.Input((None,), dtype="int32")
+    encoder = HCNNEncoder(**BASE, layers=2)
+    model = keras.Model(inputs, encoder(inputs))
+    path = os.path.join(tmp_path, "encoder.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded.layers[-1], HCNNEncoder)
+    np.testing.assert_allclose(loaded.predict(IDS, verbose=0),
+                               model.predict(IDS, verbose=0), atol=1e-6)
+
+
+def test_shared_token_embedding_is_one_variable():
+    shared = TokenEmbedding(10, 4)
+    a = PooledEmbeddingEncoder(**BASE, token_embedding=shared)
+    b = HCNNEncoder(**BASE, layers=1, token_embedding=shared)
+    a(IDS)
+    b(IDS)
+    assert a.token_embedding.embeddings is b.token_embedding.embeddings
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"vocab_size": 1}, "`vocab_size` must be an integer >= 2"),
+    ({"enc_dim": 0}, "`enc_dim` must be an integer >= 1"),
+    ({"token_embedding_dim": 2.5}, "`token_embedding_dim` must be"),
+    ({"token_embedding": TokenEmbedding(11, 4)},
+     "shared `token_embedding` must match"),
+])
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        PooledEmbeddingEncoder(**{**BASE, **kwargs})
+
+
+def test_hcnn_bad_layers():
+    with pytest.raises(ValueError, match="`layers` must be an integer >= 1. "
+                                         "Received: layers=0"):
+        HCNNEncoder(**BASE, layers=0)

@@ -1,0 +1,51 @@
+"""Imports point one way: leaves -> layers -> models -> training -> cli."""
+
+import ast
+import pathlib
+
+import pytest
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "keras_o2v"
+
+# module group -> groups it must never import
+FORBIDDEN = {
+    "hyperparameters": {"layers", "models", "data", "training", "inference",
+                        "cli"},
+    "layers": {"models", "data", "training", "inference", "cli"},
+    "models": {"data", "training", "inference", "cli"},
+    "data": {"layers", "models", "training", "inference", "cli"},
+    "inference": {"training", "cli"},
+    "training": {"inference", "cli"},
+}
+
+
+def group(path):
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0].removesuffix(".py")
+
+
+def imported_groups(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "keras_o2v" and len(parts) > 1:
+                yield parts[1]
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_upward_imports(path):
+    forbidden = FORBIDDEN.get(group(path), set())
+    bad = sorted(set(imported_groups(path)) & forbidden)
+    assert not bad, f"{path.name} imports {bad}"
+
+
+def test_hyperparameters_module_is_pure_python():
+    source = (PACKAGE / "hyperparameters.py").read_text()
+    assert "import keras" not in source and "tensorflow" not in source

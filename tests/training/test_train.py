@@ -1,0 +1,177 @@
+import json
+import logging
+import os
+import re
+
+import keras
+import numpy as np
+import pytest
+
+from keras_o2v.cli import main
+from keras_o2v.data.synthetic import write_demo_data
+from keras_o2v.training import evaluate
+from keras_o2v.training import load_model
+from keras_o2v.training import train
+
+QUALITY = re.compile(
+    r"#quality_metric: host=\S+, epoch=(\S+), validation accuracy "
+    r"<score>=(\S+)")
+TEST_QUALITY = re.compile(r"#quality_metric: host=\S+, test accuracy "
+                          r"<score>=(\S+)")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    paths = write_demo_data(str(out), num_train=1200)
+    with open(paths["hyperparameters"]) as f:
+        paths["hp"] = {**json.load(f), "epochs": "6"}
+    return paths
+
+
+def test_train_writes_model_metrics_and_logs(demo, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="keras_o2v")
+    model_dir = str(tmp_path / "model")
+    result = train(demo["train"], demo["hp"], validation=demo["validation"],
+                   test=demo["test"], model_dir=model_dir, seed=0, verbose=0)
+    assert sorted(os.listdir(model_dir)) == ["hyperparameters.json",
+                                             "metrics.json", "model.keras"]
+    with open(os.path.join(model_dir, "metrics.json")) as f:
+        metrics = json.load(f)
+    assert metrics == pytest.approx(result.metrics)
+    for split in ("train", "validation", "test"):
+        for name in ("accuracy", "cross_entropy"):
+            assert 0 <= metrics[f"{split}:{name}"]
+    assert metrics["test:accuracy"] > 0.7  # chance is 0.5: the model learned
+    with open(os.path.join(model_dir, "hyperparameters.json")) as f:
+        assert json.load(f) == result.hyperparameters
+    # One SageMaker log line per epoch and metric, scraped as SageMaker does.
+    lines = [QUALITY.search(r.getMessage()) for r in caplog.records]
+    epochs = [int(m.group(1)) for m in lines if m]
+    assert epochs == list(range(metrics["epochs_completed"]))
+    best = metrics["best_epoch"]
+    val_acc = [float(m.group(2)) for m in lines if m]
+    assert result.history["val_accuracy"][best] == pytest.approx(val_acc[best])
+    test_lines = [TEST_QUALITY.search(r.getMessage()) for r in caplog.records]
+    assert [float(m.group(1)) for m in test_lines if m] == [
+        pytest.approx(metrics["test:accuracy"])]
+    # The saved model reloads without custom objects and gives the metrics.
+    model = keras.models.load_model(os.path.join(model_dir, "model.keras"))
+    again = evaluate(model, demo["test"])
+    assert again["accuracy"] == pytest.approx(metrics["test:accuracy"])
+
+
+def test_early_stopping_keeps_the_best_epoch(demo):
+    result = train(demo["train"], demo["hp"], validation=demo["validation"],
+                   seed=1, verbose=0, epochs=30, learning_rate=0.05,
+                   early_stopping_patience=1, early_stopping_tolerance=1e-6)
+    history = result.history
+    best = int(np.argmin(history["val_loss"]))
+    assert result.metrics["best_epoch"] == best
+    assert result.metrics["epochs_completed"] < 30  # stopped early
+    assert result.metrics["epochs_completed"] == best + 2  # patience 1
+    assert result.metrics["validation:cross_entropy"] == pytest.approx(
+        history["val_cross_entropy"][best], rel=1e-4)
+
+
+def test_regression_metrics(demo, tmp_path, write_jsonl):
+    rng = np.random.default_rng(0)
+    rows = [{"label": float(a % 5), "in0": [int(a)], "in1": [int(b)]}
+            for a, b in rng.integers(1, 50, size=(300, 2))]
+    path = write_jsonl(rows)
+    result = train(path, {"enc0_network": "pooled_embedding",
+                          "enc0_vocab_size": "50", "enc0_max_seq_len": "1",
+                          "enc_dim": "8", "mlp_dim": "8",
+                          "output_layer": "mean_squared_error",
+                          "epochs": "2"}, test=path, verbose=0)
+    keys = {k for k in result.metrics if k.startswith("test:")}
+    assert keys == {"test:mean_squared_error", "test:root_mean_squared_error",
+                    "test:mean_absolute_error"}
+    assert result.metrics["test:root_mean_squared_error"] == pytest.approx(
+        result.metrics["test:mean_squared_error"] ** 0.5, rel=1e-4)
+
+
+def test_bad_data_fails_before_training_and_leaves_no_metrics(
+        demo, tmp_path, write_jsonl):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "metrics.json").write_text("{}")  # from an earlier run
+    bad = write_jsonl([{"label": 1, "in0": [1], "in1": [500]}], "bad.jsonl")
+    with pytest.raises(ValueError, match="bad.jsonl, line 1, field `in1`: id "
+                                         "500"):
+        train(demo["train"], demo["hp"], validation=bad,
+              model_dir=str(model_dir), verbose=0)
+    assert not (model_dir / "metrics.json").exists()
+
+
+def test_bad_data_found_while_streaming_is_a_value_error(demo, write_jsonl):
+    bad = write_jsonl([{"label": 1, "in0": [1], "in1": [2]}] * 3
+                      + [{"label": 7, "in0": [1], "in1": [2]}])
+    with pytest.raises(ValueError, match="line 4, field `label`"):
+        train(bad, demo["hp"], validate_data=False, verbose=0, epochs=1)
+
+
+def test_sagemaker_movie_recommendation_config_trains_unchanged(
+        tmp_path, write_jsonl):
+    # The notebook's string map (object2vec_movie_recommendation.ipynb).
+    hp = {"_kvstore": "device", "_num_gpus": "auto", "_num_kv_servers": "auto",
+          "bucket_width": "0", "early_stopping_patience": "3",
+          "early_stopping_tolerance": "0.01", "enc0_network":
+          "pooled_embedding", "enc0_layers": "auto",
+          "enc0_max_seq_len": "1", "enc0_vocab_size": "944",
+          "enc1_network": "pooled_embedding", "enc1_layers": "auto",
+          "enc1_max_seq_len": "1", "enc1_vocab_size": "1684",
+          "enc_dim": "1024", "epochs": "1", "learning_rate": "0.001",
+          "mini_batch_size": "64", "mlp_activation": "tanh",
+          "mlp_dim": "256", "mlp_layers": "1", "num_classes": "2",
+          "optimizer": "adam", "output_layer": "mean_squared_error"}
+    rng = np.random.default_rng(0)
+    rows = [{"label": int(r), "in0": [int(u)], "in1": [int(m)]}
+            for u, m, r in zip(rng.integers(1, 944, 200),
+                               rng.integers(1, 1684, 200),
+                               rng.integers(1, 6, 200))]
+    path = write_jsonl(rows)
+    result = train(path, hp, validation=path, verbose=0)
+    assert result.hyperparameters["enc0_token_embedding_dim"] == 1024
+    assert np.isfinite(result.metrics["validation:mean_squared_error"])
+
+
+def test_cli_train_evaluate_embed(demo, tmp_path, capsys):
+    model_dir = str(tmp_path / "cli")
+    code = main(["train", "--train", demo["train"], "--validation",
+                 demo["validation"], "--hyperparameters",
+                 demo["hyperparameters"], "--set", "epochs=2", "--set",
+                 "enc_dim=16", "--model-dir", model_dir, "--verbose", "0",
+                 "--seed", "0"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert '"validation:accuracy"' in printed
+    assert load_model(model_dir).hyperparameters["enc_dim"] == 16
+    assert main(["evaluate", "--model-dir", model_dir, "--data",
+                 demo["test"]]) == 0
+    printed = capsys.readouterr().out
+    results = json.loads(printed[printed.index("{"):])
+    assert set(results) == {"test:accuracy", "test:cross_entropy"}
+    output = str(tmp_path / "embeddings.jsonl")
+    assert main(["embed", "--model-dir", model_dir, "--input", demo["embed"],
+                 "--output", output]) == 0
+    with open(output) as f:
+        vectors = [json.loads(line)["embeddings"] for line in f]
+    with open(demo["embed"]) as f:
+        assert len(vectors) == sum(1 for _ in f)
+    assert all(len(v) == 16 for v in vectors)
+
+
+def test_cli_errors_exit_2_with_one_line(demo, tmp_path, capsys):
+    code = main(["train", "--train", demo["train"], "--set", "enc_dim=2",
+                 "--set", "enc0_vocab_size=200", "--set",
+                 "enc0_max_seq_len=12", "--model-dir", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err == ("error: `enc_dim` must be an integer in [4, 10000]. "
+                   "Received: enc_dim='2'\n")
+    assert main(["evaluate", "--model-dir", str(tmp_path), "--data",
+                 demo["test"]]) == 2
+    assert "No model.keras in" in capsys.readouterr().err
+    assert main(["train", "--train", demo["train"], "--set", "oops",
+                 "--model-dir", str(tmp_path)]) == 2
