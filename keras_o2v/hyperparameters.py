@@ -14,6 +14,10 @@ implicit:
   this copy would override raises a `ValueError` instead of being dropped.
 * `encX_layers="auto"` becomes 4 for `hcnn`, 1 for `bilstm`; `pooled_embedding`
   has no layers (resolved to 1, unused).
+* `embedding_l2` (a keras_o2v extension, default 0) adds a lazy L2 penalty
+  on the token vectors each batch looks up (see `TokenEmbedding`): the
+  per-example regularisation of matrix factorisation, which decoupled
+  `weight_decay` on the whole table cannot give.
 * `pooled_embedding` averages token embeddings, so SageMaker sets its token
   embedding dim to `enc_dim`. When `encX_token_embedding_dim` is not given we do
   the same; when it is given and differs, it is kept and the encoder adds a
@@ -53,6 +57,7 @@ class Spec:
     low: float = None
     high: float = None
     choices: tuple = ()
+    extension: bool = False  # a keras_o2v addition, not a SageMaker name
 
     @property
     def required(self):
@@ -124,8 +129,12 @@ SPECS = {
         Spec("token_embedding_storage_type", "choice", "dense",
              choices=("dense", "row_sparse")),
         Spec("weight_decay", "float", 0.0, 0.0, 10000.0),
+        # keras_o2v extensions: optional, and off by default, so SageMaker
+        # configs behave as SageMaker's.
+        Spec("embedding_l2", "float", 0.0, 0.0, 100.0, extension=True),
     ]
 }
+EXTENSIONS = tuple(name for name, spec in SPECS.items() if spec.extension)
 
 # The enc1 settings that `enc1_network="enc0"` copies from enc0.
 ENCODER_FIELDS = (

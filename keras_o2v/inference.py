@@ -55,7 +55,7 @@ def embed(model, instances, channel="in0", batch_size=DEFAULT_BATCH_SIZE):
     for index, instance in enumerate(instances):
         record = instance if isinstance(instance, dict) else {
             channel: instance}
-        check_record("instances", index, record, spec)
+        check_record(f"instance {index}", None, record, spec)
         lists.append(record[channel])
     lengths = np.array([len(x) for x in lists], np.int64)
     values = np.array([t for x in lists for t in x], np.int32)

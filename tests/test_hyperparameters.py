@@ -1,5 +1,6 @@
 import pytest
 
+from keras_o2v.hyperparameters import EXTENSIONS
 from keras_o2v.hyperparameters import SPECS
 from keras_o2v.hyperparameters import defaults
 from keras_o2v.hyperparameters import parse_value
@@ -55,7 +56,9 @@ CHOICES = {
 
 
 def test_every_documented_hyperparameter_is_known():
-    assert set(SPECS) == set(NUMERIC) | set(CHOICES)
+    assert set(SPECS) - set(EXTENSIONS) == set(NUMERIC) | set(CHOICES)
+    assert EXTENSIONS == ("embedding_l2",)
+    assert defaults()["embedding_l2"] == 0.0  # off: SageMaker behaviour
 
 
 @pytest.mark.parametrize("name", sorted(NUMERIC))

@@ -94,7 +94,7 @@ def _open(path):
 
 
 def _where(path, lineno, field=None):
-    where = f"{path}, line {lineno}"
+    where = path if lineno is None else f"{path}, line {lineno}"
     return f"{where}, field `{field}`" if field else where
 
 
@@ -143,7 +143,10 @@ def _check_label(path, lineno, value, spec):
 
 
 def check_record(path, lineno, record, spec):
-    """Raises a `ValueError` naming file, line and field if `record` is bad."""
+    """Raises a `ValueError` naming file, line and field if `record` is bad.
+
+    `path` names the source; `lineno` may be None for in-memory records.
+    """
     if not isinstance(record, dict):
         raise ValueError(f"{_where(path, lineno)}: expected a JSON object "
                          f"such as {EXAMPLE_LINE}, got "

@@ -24,6 +24,7 @@ def make_encoder(hp, prefix, name, token_embedding=None):
         "vocab_size": hp[f"{prefix}_vocab_size"],
         "token_embedding_dim": hp[f"{prefix}_token_embedding_dim"],
         "enc_dim": hp["enc_dim"],
+        "embedding_l2": hp["embedding_l2"],
         "token_embedding": token_embedding,
         "name": name,
     }

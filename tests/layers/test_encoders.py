@@ -110,3 +110,16 @@ def test_hcnn_bad_layers():
     with pytest.raises(ValueError, match="`layers` must be an integer >= 1. "
                                          "Received: layers=0"):
         HCNNEncoder(**BASE, layers=0)
+
+
+def test_embedding_l2_adds_a_lazy_penalty_on_looked_up_rows():
+    encoder = PooledEmbeddingEncoder(vocab_size=10, token_embedding_dim=2,
+                                     enc_dim=2, embedding_l2=0.5)
+    encoder.build((None, None))
+    table = np.arange(20, dtype="float32").reshape(10, 2)
+    encoder.token_embedding.set_weights([table])
+    encoder(np.array([[1, 3, 0], [2, 0, 0]], np.int32))
+    # row sums of squares: 1 -> 4+9=13, 3 -> 36+49=85, 2 -> 16+25=41;
+    # per example (13+85, 41), mean 69.5, times l2 0.5 = 34.75.
+    (penalty,) = encoder.losses
+    np.testing.assert_allclose(float(penalty), 34.75)

@@ -15,13 +15,15 @@ class Encoder(keras.layers.Layer):
         vocab_size: int. Number of token ids, including padding id 0.
         token_embedding_dim: int. Size of the token vectors.
         enc_dim: int. Size of the encoding.
+        embedding_l2: float. Lazy L2 penalty of the token embedding (see
+            `TokenEmbedding`). Defaults to 0.
         token_embedding: optional `TokenEmbedding` to use instead of a new
             one, to tie the embedding of two encoders. It is not part of
             `get_config`: `Object2Vec` re-ties the encoders when it is rebuilt.
     """
 
     def __init__(self, vocab_size, token_embedding_dim, enc_dim,
-                 token_embedding=None, **kwargs):
+                 embedding_l2=0.0, token_embedding=None, **kwargs):
         check_positive_int("vocab_size", vocab_size, minimum=2)
         check_positive_int("token_embedding_dim", token_embedding_dim)
         check_positive_int("enc_dim", enc_dim)
@@ -40,9 +42,10 @@ class Encoder(keras.layers.Layer):
         self.vocab_size = vocab_size
         self.token_embedding_dim = token_embedding_dim
         self.enc_dim = enc_dim
+        self.embedding_l2 = embedding_l2
         self.token_embedding = token_embedding or TokenEmbedding(
-            vocab_size, token_embedding_dim, dtype=self.dtype_policy,
-            name="token_embedding")
+            vocab_size, token_embedding_dim, l2=embedding_l2,
+            dtype=self.dtype_policy, name="token_embedding")
 
     def build(self, input_shape):
         self.token_embedding.build(input_shape)
@@ -61,4 +64,5 @@ class Encoder(keras.layers.Layer):
             "vocab_size": self.vocab_size,
             "token_embedding_dim": self.token_embedding_dim,
             "enc_dim": self.enc_dim,
+            "embedding_l2": self.embedding_l2,
         }

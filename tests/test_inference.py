@@ -1,0 +1,49 @@
+import json
+
+import numpy as np
+import pytest
+
+import keras_o2v
+from keras_o2v.inference import embed
+from keras_o2v.inference import embed_file
+
+HP = {"enc0_vocab_size": 20, "enc0_max_seq_len": 3, "enc_dim": 4,
+      "enc0_network": "pooled_embedding", "enc1_network": "hcnn",
+      "enc1_vocab_size": 9, "enc1_max_seq_len": 5,
+      "enc1_token_embedding_dim": 3, "mlp_dim": 4}
+
+
+@pytest.fixture(scope="module")
+def model():
+    return keras_o2v.build_object2vec(HP)
+
+
+def test_embed_matches_the_encoder_and_truncates(model):
+    out = embed(model, [{"in0": [1, 2, 3, 4]}, [5]], channel="in0")
+    direct = np.asarray(model.encoder0(np.array([[1, 2, 3], [5, 0, 0]])))
+    np.testing.assert_allclose(out, direct, atol=1e-6)
+    assert embed(model, [[8, 1]], channel="in1").shape == (1, 4)
+
+
+def test_embed_errors_name_the_instance(model):
+    with pytest.raises(ValueError, match="^instance 1, field `in1`: id 9 at "
+                                         "position 0 is >= vocab_size=9"):
+        embed(model, [[1], [9]], channel="in1")
+    with pytest.raises(ValueError, match="`channel` must be one of"):
+        embed(model, [[1]], channel="in2")
+
+
+def test_embed_file_is_complete_or_absent(model, write_jsonl, tmp_path):
+    path = write_jsonl([{"in1": [1, 2]}, {"in1": [3]}])
+    out = str(tmp_path / "vectors.jsonl")
+    assert embed_file(model, path, out, channel="in1") == 2
+    with open(out) as f:
+        vectors = [json.loads(line)["embeddings"] for line in f]
+    np.testing.assert_allclose(vectors, embed(model, [[1, 2], [3]], "in1"),
+                               atol=1e-6)
+    bad = write_jsonl([{"in1": [1]}, {"in1": []}], "bad.jsonl")
+    missing = str(tmp_path / "never.jsonl")
+    with pytest.raises(ValueError, match="bad.jsonl, line 2, field `in1`: "
+                                         "empty list"):
+        embed_file(model, bad, missing, channel="in1")
+    assert not list(tmp_path.glob("never.jsonl*"))
