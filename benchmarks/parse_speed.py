@@ -20,7 +20,10 @@ longest gap between two consecutive batches: the generator parses in bursts
 wait whenever a burst outlasts the prefetched batches.
 
 Each stage is timed `--repeats` times over the whole file (median reported).
-`--profile` adds a cProfile of `read_records` and of `batches+pad`.
+`--profile` adds a cProfile of `read_records` and of `batches+pad`;
+`--chunk-lines` sets the lines parsed per chunk (the package default is
+8192; the Python objects of a whole chunk of parsed lines stay alive at
+once, so the chunk size changes the speed).
 
 Usage:
     python benchmarks/parse_speed.py
@@ -51,6 +54,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from throughput import write_jsonl  # noqa: E402
 
 
+def chunk_kwargs(args):
+    return {"chunk_lines": args.chunk_lines} if args.chunk_lines else {}
+
+
 def stage_read_lines(path, spec, args):
     n = 0
     with open(path, "rb") as f:
@@ -72,14 +79,15 @@ def stage_orjson(path, spec, args):
 def stage_read_records(path, spec, args):
     from keras_o2v.data import read_records
 
-    return sum(len(chunk) for chunk in read_records(path, spec)), {}
+    return sum(len(chunk) for chunk in read_records(
+        path, spec, **chunk_kwargs(args))), {}
 
 
 def stage_batches(path, spec, args):
     from keras_o2v.data import JsonlChannel
 
     channel = JsonlChannel(path, spec, args.batch, shuffle=True,
-                           seed=args.seed)
+                           seed=args.seed, **chunk_kwargs(args))
     n = 0
     gaps = []
     start = last = time.perf_counter()
@@ -129,6 +137,9 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--chunk-lines", type=int, default=None,
+                        help="lines parsed per chunk by read_records and "
+                             "JsonlChannel (default: the package default)")
     parser.add_argument("--stages", default=",".join(STAGES),
                         help="comma-separated subset of: "
                              + ", ".join(STAGES))
@@ -146,6 +157,7 @@ def main(argv=None):
 
     import keras_o2v
     from keras_o2v.data import RecordSpec
+    from keras_o2v.data.jsonl import DEFAULT_CHUNK_LINES
 
     def log(message):
         if not args.json_only:
@@ -218,6 +230,7 @@ def main(argv=None):
     config = {"records": args.records, "seq_len": args.seq_len,
               "lengths": args.lengths, "vocab": args.vocab,
               "batch": args.batch, "repeats": args.repeats,
+              "chunk_lines": args.chunk_lines or DEFAULT_CHUNK_LINES,
               "file_mb": round(size_mb, 1), "cpus": os.cpu_count()}
     summary = {name: {k: (round(v, 4) if isinstance(v, float) else v)
                       for k, v in r.items()}

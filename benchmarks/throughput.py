@@ -208,12 +208,15 @@ def bench_encoder(network, path, num_records, args, log):
     spec = RecordSpec.from_hyperparameters(
         keras_o2v.resolve_hyperparameters(hp))
     stats = scan(path, spec)
-    channel = JsonlChannel(path, spec, args.batch, shuffle=True,
-                           seed=args.seed, stats=stats)
+    channel_kwargs = {"shuffle": True, "seed": args.seed, "stats": stats}
+    if args.shuffle_buffer:
+        channel_kwargs["shuffle_buffer"] = args.shuffle_buffer
+    if args.chunk_lines:
+        channel_kwargs["chunk_lines"] = args.chunk_lines
+    channel = JsonlChannel(path, spec, args.batch, **channel_kwargs)
     pipeline = channel.as_dataset()
     # The same channel settings, epoch 0: the very batches the pipeline makes.
-    capture = JsonlChannel(path, spec, args.batch, shuffle=True,
-                           seed=args.seed, stats=stats)
+    capture = JsonlChannel(path, spec, args.batch, **channel_kwargs)
     batches = [capture.as_tensors(r) for r in capture.batches(0)]
     memory = in_memory_dataset(batches, args.seed)
     if args.no_autotune:
@@ -322,6 +325,15 @@ def main(argv=None):
                         help="epochs per timed fit call (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="timed rounds per mode (default: %(default)s)")
+    parser.add_argument("--shuffle-buffer", type=int, default=None,
+                        help="JsonlChannel shuffle_buffer (default: the "
+                             "channel's, 100000, which holds a whole default "
+                             "file; a smaller one makes the pipeline stream "
+                             "and re-parse the file in windows, as it does "
+                             "for channels larger than the buffer)")
+    parser.add_argument("--chunk-lines", type=int, default=None,
+                        help="JsonlChannel chunk_lines (default: the "
+                             "channel's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-autotune", action="store_true",
                         help="disable tf.data autotuning on both datasets")
@@ -370,6 +382,8 @@ def main(argv=None):
         "vocab": args.vocab, "batch": args.batch, "enc_dim": args.enc_dim,
         "token_dim": args.token_dim, "epochs": args.epochs,
         "repeats": args.repeats, "no_autotune": args.no_autotune,
+        "shuffle_buffer": args.shuffle_buffer,
+        "chunk_lines": args.chunk_lines,
         "cpus": os.cpu_count(), "tensorflow": tf.__version__,
         "seconds": round(time.perf_counter() - started, 1),
     }
