@@ -11,7 +11,7 @@ ways, and reports pairs/s for each and their ratio:
   materialised once as in-memory int32 tensors and served by
   `tf.data.Dataset.from_tensor_slices` over per-batch (offset, size, width)
   slices, with the batch order reshuffled each epoch and the same
-  `prefetch(tf.data.AUTOTUNE)` as the pipeline. Each batch keeps the width
+  `prefetch(tf.data.AUTOTUNE)`. Each batch keeps the width
   the pipeline gave it (its longest sequence), so both modes do the same work
   per step (same padded shapes, same records, same batch count); only the
   source of the batches differs: parsing, shuffling and padding JSONL in a

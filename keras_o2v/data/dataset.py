@@ -2,7 +2,8 @@
 
 Records stream through a shuffle buffer of `shuffle_buffer` records: when it
 is full, it is permuted and half of it (rounded down to whole batches) goes
-out as batches, the other half stays to be mixed with the next lines. Files of
+out as batches, emitted a few at a time while the next lines are read; the
+other half stays to be mixed with those lines. Files of
 a directory are read in a new random order each epoch. A channel smaller
 than the buffer is therefore shuffled uniformly every epoch; a larger one is
 shuffled within windows of about `shuffle_buffer` records, like
@@ -11,9 +12,13 @@ sequence (after truncation to `max_seq_len`).
 
 Batches are built with numpy in the generator that feeds `tf.data`, one
 generator call per batch, and prefetched, so parsing runs beside training.
+A channel that fits in the shuffle buffer is parsed once and kept in memory
+(`cache=True`), so later epochs only re-shuffle it.
 """
 
+import collections
 import itertools
+import math
 
 import numpy as np
 import tensorflow as tf
@@ -26,6 +31,7 @@ from keras_o2v.data.negative_sampling import make_negatives
 from keras_o2v.data.records import Records
 
 DEFAULT_SHUFFLE_BUFFER = 100_000
+PREFETCH_BATCHES = 16
 
 
 class JsonlChannel:
@@ -47,6 +53,11 @@ class JsonlChannel:
         stats: optional `ChannelStats` from `keras_o2v.data.scan`. When given,
             the dataset declares its exact number of batches, so progress
             bars and `fit` know each epoch's length from the start.
+        chunk_lines: int. Lines parsed per chunk.
+        cache: bool. Keep a channel of at most `shuffle_buffer` records in
+            memory after the first epoch instead of parsing it again.
+            Defaults to True. The files are then not re-read: changes to
+            them after the first epoch are not seen.
 
     A bad record raises `ValueError` when its chunk is read, before any batch
     holding it is built; inside `tf.data` it surfaces as a TensorFlow error,
@@ -56,7 +67,7 @@ class JsonlChannel:
     def __init__(self, path, spec, batch_size, shuffle=True,
                  shuffle_buffer=DEFAULT_SHUFFLE_BUFFER, bucket_width=0,
                  negative_sampling_rate=0, seed=None, drop_remainder=False,
-                 stats=None, chunk_lines=DEFAULT_CHUNK_LINES):
+                 stats=None, chunk_lines=DEFAULT_CHUNK_LINES, cache=True):
         if batch_size < 1:
             raise ValueError("`batch_size` must be an integer >= 1. "
                              f"Received: batch_size={batch_size}")
@@ -76,54 +87,96 @@ class JsonlChannel:
         self.drop_remainder = drop_remainder
         self.stats = stats
         self.chunk_lines = chunk_lines
+        self.cache = cache
+        self._cache = None  # (files, {file: [Records]}) after a full read
         self.error = None
         self.epoch_records = 0  # records yielded so far in the current epoch
         self._epochs = itertools.count()
 
     def _chunks(self, rng):
-        files = list_files(self.path)
-        if self.shuffle:
-            files = [files[i] for i in rng.permutation(len(files))]
-        for file in files:
-            yield from read_records(file, self.spec, self.chunk_lines)
+        """Yields the `Records` chunks of one epoch, files in random order.
 
-    def _emit(self, block, pool, carry, rng, final):
-        """Adds negatives to `block`, yields its batches; returns the carry."""
+        A channel of at most `shuffle_buffer` records is kept in memory after
+        its first full read, so later epochs skip parsing.
+        """
+        if self._cache is not None:
+            files, chunks = self._cache
+        else:
+            files, chunks = list_files(self.path), {}
+        order = (rng.permutation(len(files)) if self.shuffle
+                 else range(len(files)))
+        if self._cache is not None:
+            for i in order:
+                yield from chunks[files[i]]
+            return
+        total = 0
+        for i in order:
+            kept = chunks[files[i]] = []
+            for chunk in read_records(files[i], self.spec, self.chunk_lines):
+                total += len(chunk)
+                if self.cache and total <= self.shuffle_buffer:
+                    kept.append(chunk)
+                yield chunk
+        if self.cache and total <= self.shuffle_buffer:
+            self._cache = (files, chunks)
+
+    def _plan(self, block, pool, carry, rng, pending):
+        """Queues the batches of `block` (+ its negatives); returns the carry.
+
+        `carry` holds the records left over from the previous block, which
+        lead the next one so that every batch but the last is full.
+        """
         negatives = make_negatives(block, pool, self.negative_sampling_rate,
                                    rng)
         block = Records.concat([carry, block, negatives])
         batches, leftover = batch_order(block, self.batch_size,
                                         self.bucket_width, rng, self.shuffle)
-        for indices in batches:
+        pending.extend((block, indices) for indices in batches)
+        return block.take(leftover)
+
+    @staticmethod
+    def _pop(pending, count):
+        for _ in range(min(count, len(pending))):
+            block, indices = pending.popleft()
             yield block.take(indices)
-        carry = block.take(leftover)
-        if final and len(carry) and not self.drop_remainder:
-            yield carry
-        return carry
 
     def batches(self, epoch=0):
         """Yields the `Records` of each batch of one epoch."""
         rng = np.random.default_rng(
             None if self.seed is None else [self.seed, epoch])
-        pool = carry = None
+        pending = collections.deque()  # (block, indices) of queued batches
+        parts, size = [], 0  # the shuffle buffer, as a list of chunks
+        carry = None
+        per_record = 0.0  # queued batches to emit per record read
         for chunk in self._chunks(rng):
             if carry is None:
                 carry = chunk.take(np.zeros(0, np.int64))
-            pool = chunk if pool is None else Records.concat([pool, chunk])
-            if self.shuffle and len(pool) < self.shuffle_buffer:
+            if not self.shuffle:
+                carry = self._plan(chunk, chunk, carry, rng, pending)
+                yield from self._pop(pending, len(pending))
                 continue
-            if self.shuffle:
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= self.shuffle_buffer:
+                yield from self._pop(pending, len(pending))
+                pool = Records.concat(parts)
                 order = rng.permutation(len(pool))
                 half = len(pool) // 2
                 block, rest = pool.take(order[:half]), pool.take(order[half:])
-            else:
-                block, rest = pool, pool.take(np.zeros(0, np.int64))
-            carry = yield from self._emit(block, pool, carry, rng, False)
-            pool = rest
-        if pool is not None:
-            if self.shuffle:
-                pool = pool.take(rng.permutation(len(pool)))
-            yield from self._emit(pool, pool, carry, rng, True)
+                carry = self._plan(block, pool, carry, rng, pending)
+                parts, size = [rest], len(rest)
+                per_record = len(pending) / max(1, self.shuffle_buffer - size)
+            # A block's batches go out while the buffer refills, so parsing
+            # is spread over the epoch instead of done in bursts.
+            yield from self._pop(pending, math.ceil(len(chunk) * per_record))
+        yield from self._pop(pending, len(pending))
+        if size:
+            pool = Records.concat(parts)
+            pool = pool.take(rng.permutation(len(pool)))
+            carry = self._plan(pool, pool, carry, rng, pending)
+            yield from self._pop(pending, len(pending))
+        if carry is not None and len(carry) and not self.drop_remainder:
+            yield carry
 
     def as_tensors(self, records):
         """`Records` -> `({"in0": ids, "in1": ids}, labels)` numpy arrays."""
@@ -171,4 +224,9 @@ class JsonlChannel:
         if self.num_batches is not None:
             dataset = dataset.apply(
                 tf.data.experimental.assert_cardinality(self.num_batches))
-        return dataset.prefetch(tf.data.AUTOTUNE)
+        # A fixed prefetch depth with autotuning off: destroying an epoch's
+        # iterator can otherwise block for up to seconds, waiting on the
+        # autotuner thread (benchmarks/README.md, "teardown").
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        return dataset.prefetch(PREFETCH_BATCHES).with_options(options)

@@ -31,7 +31,7 @@ from keras_o2v.data.records import Ragged
 from keras_o2v.data.records import Records
 
 EXAMPLE_LINE = '{"label": 1, "in0": [12, 7, 9], "in1": [44]}'
-DEFAULT_CHUNK_LINES = 8192
+DEFAULT_CHUNK_LINES = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,67 +171,81 @@ def _parse_line(path, lineno, raw):
                          f"{EXAMPLE_LINE}.") from None
 
 
-def _flat_ids(lists):
-    """Flat int array of `lists`, or None if any element is not an int."""
-    flat = np.array(list(itertools.chain.from_iterable(lists)))
-    if flat.ndim != 1 or flat.dtype.kind not in "iu":
+def _ids_column(lists, input_spec):
+    """`Ragged` of one input over a chunk, or None if any record is bad.
+
+    The vectorised twin of `_check_ids`: one numpy conversion per chunk.
+    """
+    if not all(type(x) is list for x in lists):
         return None
-    return flat
+    lengths = np.fromiter(map(len, lists), np.int64, len(lists))
+    if not lengths.all():
+        return None
+    # np.array (not np.fromiter, which truncates floats) so that any
+    # non-integer id shows up in the dtype.
+    flat = np.array(list(itertools.chain.from_iterable(lists)))
+    if flat.ndim != 1 or flat.dtype.kind not in "iu" or len(flat) != int(
+            lengths.sum()):
+        return None
+    if flat.min() < 0 or flat.max() >= input_spec.vocab_size:
+        return None
+    starts = np.cumsum(lengths) - lengths
+    if not np.add.reduceat(flat != 0, starts).all():
+        return None
+    return Ragged(flat.astype(np.int32), lengths).truncate(
+        input_spec.max_seq_len)
 
 
-def _chunk_is_valid(columns, labels, spec):
-    """Vectorised version of `check_record` over one chunk."""
-    for field, input_spec in spec.inputs.items():
-        lists = columns[field]
-        if not all(type(x) is list for x in lists):
-            return False
-        lengths = np.fromiter(map(len, lists), np.int64, len(lists))
-        if not lengths.all():
-            return False
-        flat = _flat_ids(lists)
-        if flat is None or len(flat) != lengths.sum():
-            return False
-        if flat.min() < 0 or flat.max() >= input_spec.vocab_size:
-            return False
-        starts = np.cumsum(lengths) - lengths
-        if not np.add.reduceat(flat != 0, starts).all():
-            return False
-    if spec.label:
-        if any(type(y) not in (int, float) for y in labels):
-            return False
-        y = np.asarray(labels, np.float64)
-        if not np.isfinite(y).all():
-            return False
-        if spec.label == "softmax" and not (
-                (y == np.floor(y)).all() and y.min() >= 0
-                and y.max() < spec.num_classes):
-            return False
-    return True
+def _labels_column(labels, spec):
+    """Label array of a chunk, or None if any label is bad."""
+    if any(type(y) not in (int, float) for y in labels):
+        return None
+    y = np.asarray(labels, np.float64)
+    if not np.isfinite(y).all():
+        return None
+    if spec.label == "regression":
+        return y.astype(np.float32)
+    if not ((y == np.floor(y)).all() and y.min() >= 0
+            and y.max() < spec.num_classes):
+        return None
+    return y.astype(np.int32)
 
 
-def _to_records(columns, labels, spec):
-    def ragged(field):
-        lists = columns[field]
-        lengths = np.fromiter(map(len, lists), np.int64, len(lists))
-        values = np.fromiter(itertools.chain.from_iterable(lists), np.int32,
-                             int(lengths.sum()))
-        return Ragged(values, lengths).truncate(
-            spec.inputs[field].max_seq_len)
-
+def _chunk_to_records(records, spec):
+    """Validated `Records` of parsed `records`, or None if any is bad."""
+    try:
+        columns = {}
+        for field, input_spec in spec.inputs.items():
+            columns[field] = _ids_column([r[field] for r in records],
+                                         input_spec)
+            if columns[field] is None:
+                return None
+        if spec.label:
+            labels = _labels_column([r["label"] for r in records], spec)
+            if labels is None:
+                return None
+        else:
+            labels = np.zeros(len(records), np.int32)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
     empty = Ragged.empty()
-    in0 = ragged("in0") if "in0" in spec.inputs else empty
-    in1 = ragged("in1") if "in1" in spec.inputs else empty
-    if spec.label == "softmax":
-        y = np.asarray(labels, np.float64).astype(np.int32)
-    elif spec.label == "regression":
-        y = np.asarray(labels, np.float32)
-    else:
-        y = np.zeros(max(len(in0), len(in1)), np.int32)
-    return Records(in0, in1, y)
+    return Records(columns.get("in0", empty), columns.get("in1", empty),
+                   labels)
+
+
+def _check_chunk(file, first_lineno, lines, spec):
+    """Parses and checks `lines` one by one; raises on the first bad one."""
+    for lineno, raw in enumerate(lines, start=first_lineno):
+        if raw.strip():
+            check_record(file, lineno, _parse_line(file, lineno, raw), spec)
 
 
 def read_records(path, spec, chunk_lines=DEFAULT_CHUNK_LINES):
     """Yields validated `Records`, `chunk_lines` lines at a time.
+
+    Each chunk is decoded with one `orjson.loads` call (its lines joined into
+    a JSON array) and checked with numpy; a chunk that fails either is
+    re-read line by line to name the first bad line and field.
 
     Args:
         path: a JSON Lines file or a directory of them.
@@ -241,39 +255,39 @@ def read_records(path, spec, chunk_lines=DEFAULT_CHUNK_LINES):
     Raises:
         ValueError: on the first bad record, naming file, line and field.
     """
-    fields = list(spec.inputs)
     for file in list_files(path):
         with _open(file) as f:
-            lines = enumerate(f, start=1)
+            first_lineno = 1
             while True:
-                block = list(itertools.islice(lines, chunk_lines))
-                if not block:
+                lines = list(itertools.islice(f, chunk_lines))
+                if not lines:
                     break
-                records, linenos = [], []
-                for lineno, raw in block:
-                    if raw.strip():
-                        record = _parse_line(file, lineno, raw)
-                        if b"true" in raw or b"false" in raw:
-                            # numpy would read JSON booleans as 1 and 0.
-                            check_record(file, lineno, record, spec)
-                        records.append(record)
-                        linenos.append(lineno)
-                if not records:
-                    continue
-                try:
-                    columns = {k: [r[k] for r in records] for k in fields}
-                    labels = ([r["label"] for r in records] if spec.label
-                              else None)
-                    ok = _chunk_is_valid(columns, labels, spec)
-                except (KeyError, TypeError, ValueError, OverflowError):
-                    ok = False
-                if not ok:
-                    for lineno, record in zip(linenos, records):
-                        check_record(file, lineno, record, spec)
-                    raise AssertionError(  # the two checks disagree: a bug
-                        f"{file}: chunk ending at line {linenos[-1]} failed "
-                        "validation but no record was found to be invalid.")
-                yield _to_records(columns, labels, spec)
+                body = [line for line in lines if not line.isspace()]
+                chunk = None
+                if body:
+                    blob = b"[" + b",".join(body) + b"]"
+                    # numpy would read JSON booleans as 1 and 0: such chunks
+                    # take the record-by-record path.
+                    if b"true" not in blob and b"false" not in blob:
+                        try:
+                            parsed = orjson.loads(blob)
+                        except orjson.JSONDecodeError:
+                            parsed = None
+                        # A line such as `{...},{...}` would join as two
+                        # records: only one value per line is accepted.
+                        if parsed is not None and len(parsed) == len(body):
+                            chunk = _chunk_to_records(parsed, spec)
+                    if chunk is None:
+                        _check_chunk(file, first_lineno, lines, spec)
+                        chunk = _chunk_to_records(
+                            [orjson.loads(line) for line in body], spec)
+                    if chunk is None:
+                        raise AssertionError(  # the two checks disagree
+                            f"{file}: chunk of lines {first_lineno}-"
+                            f"{first_lineno + len(lines) - 1} failed "
+                            "validation but no record was found invalid.")
+                    yield chunk
+                first_lineno += len(lines)
 
 
 @dataclasses.dataclass

@@ -44,6 +44,65 @@ def test_every_record_once_per_epoch_shuffled_and_seeded(write_jsonl):
     assert sizes == [32] * 9 + [12]
 
 
+def test_small_channel_is_parsed_once_and_batches_do_not_change(
+        write_jsonl, monkeypatch):
+    import keras_o2v.data.dataset as dataset_module
+
+    reads = []
+    real_read = dataset_module.read_records
+
+    def counting_read(*args, **kwargs):
+        reads.append(args[0])
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(dataset_module, "read_records", counting_read)
+    path = write_jsonl(rows(300))
+    cached = JsonlChannel(path, SPEC, batch_size=32, seed=5, chunk_lines=40)
+    epochs = [pairs(cached.batches(e)) for e in range(3)]
+    assert reads == [path]  # epochs 1 and 2 came from memory
+    # Same seed, same batches, whether an epoch was parsed or cached.
+    fresh = JsonlChannel(path, SPEC, batch_size=32, seed=5, chunk_lines=40,
+                         cache=False)
+    assert [pairs(fresh.batches(e)) for e in range(3)] == epochs
+    assert len(reads) == 4
+    # A channel larger than the buffer is streamed again each epoch.
+    big = JsonlChannel(path, SPEC, batch_size=32, seed=5, shuffle_buffer=64)
+    list(big.batches(0)), list(big.batches(1))
+    assert len(reads) == 6
+
+
+def test_streaming_emits_batches_while_the_buffer_refills(write_jsonl,
+                                                          monkeypatch):
+    import keras_o2v.data.dataset as dataset_module
+
+    events = []
+    real_read = dataset_module.read_records
+
+    def logging_read(*args, **kwargs):
+        for chunk in real_read(*args, **kwargs):
+            events.append("chunk")
+            yield chunk
+
+    monkeypatch.setattr(dataset_module, "read_records", logging_read)
+    channel = JsonlChannel(write_jsonl(rows(1000)), SPEC, batch_size=10,
+                           shuffle_buffer=200, chunk_lines=20, seed=0)
+    for batch in channel.batches():
+        events.append(len(batch))
+    # After the first fill (10 chunks), each chunk read is followed by
+    # about two batches instead of ten batches every five chunks.
+    first = events.index(10)
+    assert events[:first] == ["chunk"] * 10
+    runs, run = [], 0
+    for event in events[first:]:
+        if event == "chunk":
+            runs.append(run)
+            run = 0
+        else:
+            run += 1
+    assert max(runs) <= 3
+    assert sum(e for e in events if e != "chunk") == 1000
+
+
 def test_no_shuffle_keeps_file_order_and_drop_remainder(write_jsonl):
     data = rows(70)
     channel = JsonlChannel(write_jsonl(data), SPEC, batch_size=32,

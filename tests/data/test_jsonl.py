@@ -43,6 +43,9 @@ def read_all(path, spec=SPEC, chunk_lines=4):
     ({"label": 0.5, "in0": [1], "in1": [2]}, "label", "invalid label 0.5"),
     ({"label": "1", "in0": [1], "in1": [2]}, "label", "invalid label '1'"),
     ({"label": None, "in0": [1], "in1": [2]}, "label", "invalid label"),
+    # Two valid objects on one line: the chunk-wide parse must not split it.
+    ('{"label": 1, "in0": [1], "in1": [2]}, {"label": 1, "in0": [1], '
+     '"in1": [2]}', None, "malformed JSON"),
 ])
 def test_bad_record_names_file_line_and_field(write_jsonl, line, field,
                                               message):
