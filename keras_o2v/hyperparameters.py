@@ -367,6 +367,23 @@ def _check_cross_field(resolved):
                     f"embedding, so `enc0_{field}` and `enc1_{field}` must be "
                     f"equal. Received: enc0_{field}={v0}, enc1_{field}={v1}"
                 )
+    for prefix in ("enc0", "enc1"):
+        if (resolved[f"{prefix}_pretrained_embedding_file"]
+                and not resolved[f"{prefix}_vocab_file"]):
+            raise ValueError(
+                f"`{prefix}_pretrained_embedding_file` needs `{prefix}_vocab_"
+                f"file` (a JSON vocab in the auxiliary channel) to map its "
+                f"words to ids. Received: {prefix}_vocab_file=''")
+    if resolved["tied_token_embedding_weight"]:
+        for field in ("pretrained_embedding_file", "vocab_file",
+                      "freeze_pretrained_embedding"):
+            v0, v1 = resolved[f"enc0_{field}"], resolved[f"enc1_{field}"]
+            if resolved["enc1_pretrained_embedding_file"] and v0 != v1:
+                raise ValueError(
+                    f"`tied_token_embedding_weight=True` shares enc0's token "
+                    f"embedding, so `enc1_{field}` must be empty or equal "
+                    f"`enc0_{field}`. Received: enc0_{field}={v0!r}, "
+                    f"enc1_{field}={v1!r}")
     if (resolved["negative_sampling_rate"] > 0
             and resolved["output_layer"] != "softmax"):
         raise ValueError(

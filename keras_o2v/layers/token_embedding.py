@@ -34,6 +34,11 @@ class TokenEmbedding(keras.layers.Layer):
             to the loss. Unlike weight decay on the whole table, rows absent
             from a batch are left alone, so rare ids are not shrunk towards 0
             every step. Defaults to 0 (off).
+        freezable_rows: bool. If True, the layer holds a non-trainable
+            per-row flag `row_trainable` (1 = learns, 0 = frozen); frozen
+            rows get no gradient. `set_pretrained` freezes the rows it loads
+            from a pretrained file, leaving the other rows (OOV words)
+            trainable. Defaults to False.
 
     Input shape: `(batch, seq_len)` int ids. Output shape:
     `(batch, seq_len, embedding_dim)`, with mask `(batch, seq_len)`.
@@ -47,7 +52,8 @@ class TokenEmbedding(keras.layers.Layer):
     """
 
     def __init__(self, vocab_size, embedding_dim,
-                 embeddings_initializer="uniform", l2=0.0, **kwargs):
+                 embeddings_initializer="uniform", l2=0.0,
+                 freezable_rows=False, **kwargs):
         check_positive_int("vocab_size", vocab_size, minimum=2)
         check_positive_int("embedding_dim", embedding_dim)
         if isinstance(l2, bool) or not isinstance(l2, (int, float)) or l2 < 0:
@@ -58,6 +64,7 @@ class TokenEmbedding(keras.layers.Layer):
         self.embeddings_initializer = keras.initializers.get(
             embeddings_initializer)
         self.l2 = float(l2)
+        self.freezable_rows = bool(freezable_rows)
         self.supports_masking = True
 
     def build(self, input_shape=None):
@@ -68,13 +75,51 @@ class TokenEmbedding(keras.layers.Layer):
             shape=(self.vocab_size, self.embedding_dim),
             initializer=self.embeddings_initializer,
         )
+        if self.freezable_rows:
+            self.row_trainable = self.add_weight(
+                name="row_trainable", shape=(self.vocab_size,),
+                initializer="ones", trainable=False)
         self.built = True
+
+    def set_pretrained(self, matrix, pretrained_rows, freeze=True):
+        """Loads a `(vocab_size, embedding_dim)` matrix into the table.
+
+        Args:
+            matrix: array of the table's shape.
+            pretrained_rows: bool array `(vocab_size,)`: rows that came from
+                a pretrained file.
+            freeze: bool. Freeze those rows (needs `freezable_rows=True`).
+        """
+        if not self.built:
+            self.build()
+        matrix = ops.convert_to_numpy(matrix)
+        if tuple(matrix.shape) != (self.vocab_size, self.embedding_dim):
+            raise ValueError(
+                "`matrix` must have shape (vocab_size, embedding_dim) = "
+                f"{(self.vocab_size, self.embedding_dim)}. Received: "
+                f"matrix.shape={tuple(matrix.shape)}")
+        if freeze and not self.freezable_rows:
+            raise ValueError("`freeze=True` needs a layer built with "
+                             "`freezable_rows=True`. Received: "
+                             "freezable_rows=False")
+        self.embeddings.assign(matrix)
+        if self.freezable_rows:
+            trainable = 1.0 - ops.convert_to_numpy(pretrained_rows).astype(
+                "float32") if freeze else ops.ones((self.vocab_size,))
+            self.row_trainable.assign(trainable)
 
     def call(self, token_ids):
         if not self.built:
             self.build()
         token_ids = ops.cast(token_ids, "int32")
         vectors = ops.take(self.embeddings, token_ids, axis=0)
+        if self.freezable_rows:
+            # Same values; the gradient only reaches rows flagged trainable.
+            keep = ops.expand_dims(
+                ops.take(self.row_trainable, token_ids, axis=0), -1)
+            keep = ops.cast(keep, vectors.dtype)
+            vectors = (vectors * keep
+                       + ops.stop_gradient(vectors) * (1 - keep))
         if self.l2:
             keep = ops.cast(ops.not_equal(token_ids, 0), vectors.dtype)
             squares = ops.sum(ops.square(vectors), axis=-1) * keep
@@ -96,4 +141,5 @@ class TokenEmbedding(keras.layers.Layer):
             "embeddings_initializer": keras.initializers.serialize(
                 self.embeddings_initializer),
             "l2": self.l2,
+            "freezable_rows": self.freezable_rows,
         }

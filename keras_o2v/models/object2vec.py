@@ -26,6 +26,9 @@ def make_encoder(hp, prefix, name, token_embedding=None):
         "enc_dim": hp["enc_dim"],
         "embedding_l2": hp["embedding_l2"],
         "token_embedding": token_embedding,
+        # Frozen pretrained vectors freeze only the rows found in the file.
+        "freezable_rows": bool(hp[f"{prefix}_pretrained_embedding_file"]
+                               and hp[f"{prefix}_freeze_pretrained_embedding"]),
         "name": name,
     }
     if network == "hcnn":
@@ -135,7 +138,14 @@ def compile_object2vec(model):
             keras.metrics.RootMeanSquaredError(name="root_mean_squared_error"),
             keras.metrics.MeanAbsoluteError(name="mean_absolute_error"),
         ]
-    model.compile(optimizer=make_optimizer(hp), loss=loss, metrics=metrics)
+    optimizer = make_optimizer(hp)
+    frozen = [encoder.token_embedding.embeddings
+              for encoder in (model.encoder0, model.encoder1)
+              if encoder.token_embedding.freezable_rows]
+    if frozen and hp["weight_decay"]:
+        # Decoupled weight decay would shrink frozen pretrained rows.
+        optimizer.exclude_from_weight_decay(var_list=frozen)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     return model
 
 

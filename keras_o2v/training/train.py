@@ -18,7 +18,7 @@ from keras_o2v.training.artifacts import save_model_atomic
 from keras_o2v.training.artifacts import write_json_atomic
 from keras_o2v.training.callbacks import SageMakerMetricsLogger
 from keras_o2v.training.callbacks import quality_line
-from keras_o2v.version import __version__
+from keras_o2v.training.pretrained import load_pretrained_embeddings
 
 logger = logging.getLogger("keras_o2v")
 
@@ -118,13 +118,6 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
     if auxiliary is not None and not os.path.isdir(auxiliary):
         raise ValueError(f"`auxiliary` must be a directory. Received: "
                          f"auxiliary={auxiliary!r}")
-    for prefix in ("enc0", "enc1"):
-        for field in ("vocab_file", "pretrained_embedding_file"):
-            if hp[f"{prefix}_{field}"]:
-                raise ValueError(
-                    f"`{prefix}_{field}` is not supported yet: pretrained "
-                    "embeddings from the auxiliary channel are not "
-                    f"implemented in keras_o2v {__version__}. Remove it.")
     if hp["token_embedding_storage_type"] == "row_sparse":
         logger.warning("token_embedding_storage_type='row_sparse' is not "
                        "implemented yet; training with 'dense'.")
@@ -161,6 +154,7 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
         "validation")) if validation is not None else None)
 
     model = build_object2vec(hp)
+    load_pretrained_embeddings(model, auxiliary, seed)
     callbacks = [SageMakerMetricsLogger(lambda: train_channel.epoch_records)]
     if val_channel is not None:
         callbacks.append(keras.callbacks.EarlyStopping(

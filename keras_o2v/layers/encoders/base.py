@@ -20,10 +20,14 @@ class Encoder(keras.layers.Layer):
         token_embedding: optional `TokenEmbedding` to use instead of a new
             one, to tie the embedding of two encoders. It is not part of
             `get_config`: `Object2Vec` re-ties the encoders when it is rebuilt.
+        freezable_rows: bool. Give the token embedding a per-row freeze flag
+            (see `TokenEmbedding`), for frozen pretrained vectors. Defaults
+            to False.
     """
 
     def __init__(self, vocab_size, token_embedding_dim, enc_dim,
-                 embedding_l2=0.0, token_embedding=None, **kwargs):
+                 embedding_l2=0.0, token_embedding=None, freezable_rows=False,
+                 **kwargs):
         check_positive_int("vocab_size", vocab_size, minimum=2)
         check_positive_int("token_embedding_dim", token_embedding_dim)
         check_positive_int("enc_dim", enc_dim)
@@ -43,8 +47,10 @@ class Encoder(keras.layers.Layer):
         self.token_embedding_dim = token_embedding_dim
         self.enc_dim = enc_dim
         self.embedding_l2 = embedding_l2
+        self.freezable_rows = freezable_rows
         self.token_embedding = token_embedding or TokenEmbedding(
             vocab_size, token_embedding_dim, l2=embedding_l2,
+            freezable_rows=freezable_rows,
             dtype=self.dtype_policy, name="token_embedding")
 
     def build(self, input_shape):
@@ -65,4 +71,5 @@ class Encoder(keras.layers.Layer):
             "token_embedding_dim": self.token_embedding_dim,
             "enc_dim": self.enc_dim,
             "embedding_l2": self.embedding_l2,
+            "freezable_rows": self.freezable_rows,
         }
