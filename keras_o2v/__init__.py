@@ -6,10 +6,14 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from keras_o2v import layers  # noqa: E402
+from keras_o2v.export import export_saved_model  # noqa: E402
 from keras_o2v.hyperparameters import resolve_hyperparameters  # noqa: E402
+from keras_o2v.inference import embed  # noqa: E402
+from keras_o2v.inference import predict  # noqa: E402
 from keras_o2v.models import Object2Vec  # noqa: E402
 from keras_o2v.models import build_object2vec  # noqa: E402
 from keras_o2v.version import __version__  # noqa: E402
 
 __all__ = ["layers", "resolve_hyperparameters", "Object2Vec",
-           "build_object2vec", "__version__"]
+           "build_object2vec", "embed", "predict", "export_saved_model",
+           "__version__"]

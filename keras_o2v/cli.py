@@ -1,4 +1,5 @@
-"""`keras-o2v` command line: train, evaluate, embed, demo-data.
+"""`keras-o2v` command line: train, evaluate, embed, export, serve, predict,
+demo-data.
 
 The only place that turns errors into exit codes: a `ValueError` (bad data,
 bad hyperparameter) prints one `error: ...` line and exits with status 2.
@@ -44,7 +45,9 @@ def _cmd_train(args):
                    test=args.test, auxiliary=args.auxiliary,
                    model_dir=args.model_dir, seed=args.seed,
                    validate_data=not args.no_validate_data,
-                   verbose=args.verbose)
+                   verbose=args.verbose, distribution=args.distribution,
+                   per_replica_batch=not args.global_batch,
+                   mixed_precision=args.mixed_precision)
     print(json.dumps(result.metrics, indent=2, sort_keys=True))
 
 
@@ -69,6 +72,60 @@ def _cmd_embed(args):
           f"{model.hyperparameters['enc_dim']} to {args.output}")
 
 
+def _cmd_export(args):
+    from keras_o2v.export import export_saved_model
+    from keras_o2v.training import load_model
+
+    path = export_saved_model(load_model(args.model_dir), args.export_dir,
+                              name=args.name, version=args.version)
+    print(f"Wrote SavedModel (signatures serving_default, embed_in0, "
+          f"embed_in1) to {path}")
+
+
+def _cmd_serve(args):
+    import os
+
+    try:
+        from keras_o2v.serving.app import serve
+    except ImportError as e:
+        raise ValueError(f"The server needs the `serve` extra: pip install "
+                         f"'keras-o2v[serve]' ({e}).") from None
+    from keras_o2v.serving.predictor import Predictor
+    from keras_o2v.training import load_model
+
+    predictor = Predictor(load_model(args.model_dir))
+    predictor.warm_up(os.environ.get("INFERENCE_PREFERRED_MODE",
+                                     "classification"))
+    print(f"Serving {args.model_name!r} on http://{args.host}:{args.port}: "
+          f"SageMaker /ping and /invocations; TF Serving "
+          f"/v1/models/{args.model_name}[:predict]", flush=True)
+    serve(predictor, host=args.host, port=args.port,
+          model_name=args.model_name, max_payload_mb=args.max_payload_mb)
+
+
+def _cmd_predict(args):
+    from keras_o2v.batch_predict import predict_file
+    from keras_o2v.training import load_model
+
+    count = predict_file(load_model(args.model_dir), args.input, args.output,
+                         accept=args.accept, chunk_lines=args.chunk_lines)
+    print(f"Wrote {count} predictions to {args.output}")
+
+
+def _cmd_prepare(args):
+    from keras_o2v.data.prepare import parse_label_map
+    from keras_o2v.data.prepare import prepare
+
+    summary = prepare(
+        args.train, args.out_dir, args.text0, args.text1, label=args.label,
+        validation=args.validation, test=args.test,
+        label_map=parse_label_map(args.label_map) if args.label_map else None,
+        min_frequency=args.min_frequency, max_vocab_size=args.max_vocab_size,
+        embeddings=args.embeddings, delimiter=args.delimiter,
+        extend_with_embeddings=args.extend_with_embeddings)
+    print(json.dumps(summary, indent=2))
+
+
 def _cmd_demo_data(args):
     from keras_o2v.data.synthetic import write_demo_data
 
@@ -76,6 +133,50 @@ def _cmd_demo_data(args):
                             seed=args.seed)
     for name, path in paths.items():
         print(f"{name}: {path}")
+
+
+def _parse_ranges(items):
+    """`--range NAME=LOW:HIGH`, `NAME=A,B,C` or `NAME=A|B` -> ranges dict."""
+    ranges = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ValueError(
+                "`--range` must look like name=low:high or name=a,b,c (or "
+                f"name=a|b when a choice holds commas). Received: --range "
+                f"{item!r}")
+        if "|" in value:
+            spec = [v.strip() for v in value.split("|")]
+        elif ":" in value:
+            spec = tuple(v.strip() for v in value.split(":"))
+        else:
+            spec = [v.strip() for v in value.split(",")]
+        ranges[name.strip()] = spec
+    return ranges
+
+
+def _cmd_tune(args):
+    try:
+        from keras_o2v.tuning import run_search
+    except ImportError as e:
+        raise ValueError(str(e)) from None
+
+    tune = None
+    if args.tune is not None:
+        tune = [n.strip() for n in ",".join(args.tune).split(",") if n.strip()]
+    try:
+        run_search(args.train, _read_hyperparameters(args.hyperparameters),
+                   validation=args.validation, test=args.test,
+                   tuning_dir=args.tuning_dir, objective=args.objective,
+                   tuner=args.tuner, max_trials=args.max_trials, tune=tune,
+                   ranges=_parse_ranges(args.range),
+                   fixed=_parse_set(args.set), auxiliary=args.auxiliary,
+                   overwrite=args.overwrite, seed=args.seed, top=args.top,
+                   fit_verbose=args.verbose)
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume the search",
+              file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 def build_parser():
@@ -100,6 +201,16 @@ def build_parser():
                    help="skip the validation pass before training")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                    help="Keras progress: 0 silent, 1 bar, 2 line per epoch")
+    p.add_argument("--distribution", default="auto",
+                   choices=("auto", "none", "mirrored", "multi_worker"),
+                   help="auto: multi_worker if TF_CONFIG names several "
+                        "tasks, mirrored if several GPUs, else none")
+    p.add_argument("--global-batch", action="store_true",
+                   help="mini_batch_size is the global batch (default: per "
+                        "replica, global = mini_batch_size x replicas)")
+    p.add_argument("--mixed-precision", action="store_true",
+                   help="mixed_bfloat16/mixed_float16 compute, float32 "
+                        "output layer")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="metrics of a model on a channel")
@@ -119,11 +230,114 @@ def build_parser():
     p.add_argument("--batch-size", type=int, default=1024)
     p.set_defaults(func=_cmd_embed)
 
+    p = sub.add_parser("export", help="SavedModel for TensorFlow Serving")
+    p.add_argument("--model-dir", required=True)
+    p.add_argument("--export-dir", required=True,
+                   help="writes EXPORT_DIR/NAME/VERSION/saved_model.pb")
+    p.add_argument("--name", default="object2vec", help="model name")
+    p.add_argument("--version", type=int,
+                   help="version number (default: latest + 1)")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("serve",
+                       help="REST server: SageMaker and TF Serving APIs")
+    p.add_argument("--model-dir", required=True)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="interface to bind (0.0.0.0: all; default local only)")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--model-name", default="object2vec",
+                   help="NAME in /v1/models/NAME:predict")
+    p.add_argument("--max-payload-mb", type=float, default=6,
+                   help="larger request bodies get HTTP 413")
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("predict", help="batch prediction over JSON Lines")
+    p.add_argument("--model-dir", required=True)
+    p.add_argument("--input", required=True,
+                   help="JSON Lines of {\"in0\": [...], \"in1\": [...]} "
+                        "(scores) or of one of them (embeddings)")
+    p.add_argument("--output", required=True,
+                   help="one {\"scores\": [...]} or {\"embeddings\": "
+                        "[...]} per input line")
+    p.add_argument("--accept", default="application/jsonlines",
+                   choices=("application/jsonlines", "application/json"))
+    p.add_argument("--chunk-lines", type=int, default=1024,
+                   help="lines per model call")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("prepare", help="text pairs -> JSON Lines + vocab")
+    p.add_argument("--train", required=True, help="TSV/CSV/JSONL of pairs")
+    p.add_argument("--validation")
+    p.add_argument("--test")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--text0", required=True, help="column of in0's text "
+                   "(header name or 0-based position)")
+    p.add_argument("--text1", required=True, help="column of in1's text")
+    p.add_argument("--label", help="label column (omit for unlabelled data)")
+    p.add_argument("--label-map", help="e.g. entailment=0,neutral=1")
+    p.add_argument("--min-frequency", type=int, default=1)
+    p.add_argument("--max-vocab-size", type=int)
+    p.add_argument("--embeddings", help="GloVe file to trim to the vocab")
+    p.add_argument("--extend-with-embeddings", action="store_true",
+                   help="add validation/test words that have a vector")
+    p.add_argument("--delimiter", help="field separator (default: by "
+                   "extension, tab unless .csv)")
+    p.set_defaults(func=_cmd_prepare)
+
     p = sub.add_parser("demo-data", help="write a small synthetic data set")
     p.add_argument("out_dir")
     p.add_argument("--num-train", type=int, default=4000)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_demo_data)
+
+    p = sub.add_parser(
+        "tune", help="search hyperparameters with KerasTuner",
+        description="Searches SageMaker's tuning ranges (enc_dim, dropout and "
+                    "optimizer always; every other recommended range the "
+                    "--hyperparameters file leaves unset) and writes "
+                    "best_hyperparameters.json and best_model/model.keras "
+                    "to --tuning-dir. An interrupted search resumes.")
+    p.add_argument("--train", required=True, help="train channel (file/dir)")
+    p.add_argument("--validation", required=True,
+                   help="validation channel: objective and early stopping")
+    p.add_argument("--test", help="test channel, evaluated with the best "
+                                  "model at the end")
+    p.add_argument("--auxiliary", help="directory of vocab/embedding files")
+    p.add_argument("--hyperparameters", metavar="FILE.json",
+                   help="SageMaker-style map: problem facts and settings "
+                        "(tuned names override it)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="fix one hyperparameter (hp.Fixed; repeatable)")
+    p.add_argument("--range", action="append", metavar="NAME=LOW:HIGH",
+                   help="tune NAME over a range (LOW:HIGH) or choices (A,B "
+                        "or A|B); narrows SageMaker's range (repeatable)")
+    p.add_argument("--tune", action="append", metavar="NAME[,NAME]",
+                   help="tune only these names (plus enc_dim, dropout, "
+                        "optimizer and every --range)")
+    p.add_argument("--objective", choices=("validation:mean_squared_error",
+                                           "validation:accuracy",
+                                           "validation:cross_entropy"),
+                   help="SageMaker objective metric (default: accuracy for "
+                        "softmax, mean_squared_error for regression)")
+    p.add_argument("--tuner", default="random",
+                   choices=("random", "bayesian", "hyperband"))
+    p.add_argument("--max-trials", type=int, default=10,
+                   help="trials in all, finished ones of a resumed search "
+                        "included (default 10)")
+    p.add_argument("--tuning-dir", required=True,
+                   help="search directory (trials, leaderboard, best files)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--resume", dest="overwrite", action="store_false",
+                       help="continue the search in --tuning-dir (default)")
+    group.add_argument("--overwrite", dest="overwrite", action="store_true",
+                       help="delete the search in --tuning-dir first")
+    p.set_defaults(overwrite=False)
+    p.add_argument("--seed", type=int, help="seed for the oracle and trials")
+    p.add_argument("--top", type=int, default=10,
+                   help="trials shown in the leaderboard (default 10)")
+    p.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2),
+                   help="Keras progress inside trials (default 0)")
+    p.set_defaults(func=_cmd_tune)
     return parser
 
 

@@ -1,40 +1,48 @@
-"""Embeddings and pair scores from a trained model, in SageMaker's formats.
+"""Embeddings and pair scores from a trained model, in SageMaker's modes.
 
 The mode follows SageMaker: an instance with only `in0` (or only `in1`) is
 embedded by that encoder; an instance with both is scored.
 """
 
 import json
-import os
 
 import numpy as np
 
+from keras_o2v.atomic import atomic_path
 from keras_o2v.data import RecordSpec
 from keras_o2v.data import read_records
-from keras_o2v.data.jsonl import InputSpec
-from keras_o2v.data.jsonl import check_record
-from keras_o2v.data.records import Ragged
+from keras_o2v.instances import CHANNELS
+from keras_o2v.instances import detect_fields
+from keras_o2v.instances import input_specs
+from keras_o2v.instances import to_arrays
 
-CHANNELS = ("in0", "in1")
 DEFAULT_BATCH_SIZE = 1024
 
 
-def _input_spec(model, channel):
+def _check_channel(channel):
     if channel not in CHANNELS:
         raise ValueError(f"`channel` must be one of {list(CHANNELS)}. "
                          f"Received: channel={channel!r}")
-    hp = model.hyperparameters
-    i = channel[-1]
-    return InputSpec(hp[f"enc{i}_vocab_size"], hp[f"enc{i}_max_seq_len"])
+
+
+def _in_batches(fn, n, batch_size):
+    out = [np.asarray(fn(slice(start, start + batch_size)))
+           for start in range(0, n, batch_size)]
+    return np.concatenate(out)
 
 
 def _encode_padded(model, channel, ids, batch_size):
     encoder = model.get_layer(f"encoder{channel[-1]}")
-    out = []
-    for start in range(0, len(ids), batch_size):
-        out.append(np.asarray(encoder(ids[start:start + batch_size],
-                                      training=False)))
-    return np.concatenate(out) if out else np.zeros((0, encoder.enc_dim))
+    if not len(ids):
+        return np.zeros((0, encoder.enc_dim), np.float32)
+    return _in_batches(lambda s: encoder(ids[s], training=False), len(ids),
+                       batch_size)
+
+
+def _score_padded(model, arrays, batch_size):
+    return _in_batches(
+        lambda s: model({f: a[s] for f, a in arrays.items()}, training=False),
+        len(arrays["in0"]), batch_size)
 
 
 def embed(model, instances, channel="in0", batch_size=DEFAULT_BATCH_SIZE):
@@ -50,17 +58,45 @@ def embed(model, instances, channel="in0", batch_size=DEFAULT_BATCH_SIZE):
     Returns:
         float32 array `(len(instances), enc_dim)`.
     """
-    spec = RecordSpec({channel: _input_spec(model, channel)})
-    lists = []
-    for index, instance in enumerate(instances):
-        record = instance if isinstance(instance, dict) else {
-            channel: instance}
-        check_record(f"instance {index}", None, record, spec)
-        lists.append(record[channel])
-    lengths = np.array([len(x) for x in lists], np.int64)
-    values = np.array([t for x in lists for t in x], np.int32)
-    ragged = Ragged(values, lengths).truncate(spec.inputs[channel].max_seq_len)
-    return _encode_padded(model, channel, ragged.to_padded(), batch_size)
+    _check_channel(channel)
+    records = [x if isinstance(x, dict) else {channel: x} for x in instances]
+    if not records:
+        return _encode_padded(model, channel, [], batch_size)
+    spec = input_specs(model.hyperparameters)[channel]
+    ids = to_arrays(records, {channel: spec})[channel]
+    return _encode_padded(model, channel, ids, batch_size)
+
+
+def predict(model, instances, batch_size=DEFAULT_BATCH_SIZE):
+    """Pair scores or embeddings, the mode chosen from the instances.
+
+    As SageMaker's endpoint: instances with both `in0` and `in1` get pair
+    scores; instances with only `in0` (or only `in1`) get that encoder's
+    embeddings. All instances must ask for the same mode. Other keys (such
+    as `label`) are ignored; inputs longer than `encX_max_seq_len` keep
+    their head.
+
+    Args:
+        model: a trained `keras_o2v.Object2Vec`.
+        instances: non-empty list of dicts, e.g.
+            `[{"in0": [6, 17, 606], "in1": [16, 21]}]`.
+        batch_size: int. Instances per model call.
+
+    Returns:
+        float32 array: scores `(n, num_classes)` (softmax probabilities) or
+        `(n, 1)` (regression); embeddings `(n, enc_dim)`.
+
+    Raises:
+        ValueError: naming the instance and field of a bad instance, or of
+            the first instance whose mode differs from instance 0's.
+    """
+    instances = list(instances)
+    fields = detect_fields(instances)
+    specs = input_specs(model.hyperparameters)
+    arrays = to_arrays(instances, {f: specs[f] for f in fields})
+    if len(fields) == 1:
+        return _encode_padded(model, fields[0], arrays[fields[0]], batch_size)
+    return _score_padded(model, arrays, batch_size)
 
 
 def embed_file(model, input_path, output_path, channel="in0",
@@ -72,21 +108,16 @@ def embed_file(model, input_path, output_path, channel="in0",
     Returns:
         int, the number of embeddings written.
     """
-    spec = RecordSpec({channel: _input_spec(model, channel)})
-    tmp = f"{output_path}.tmp"
+    _check_channel(channel)
+    spec = RecordSpec({channel: input_specs(model.hyperparameters)[channel]})
     count = 0
-    try:
-        with open(tmp, "w") as out:
-            for records in read_records(input_path, spec, batch_size):
-                ragged = records.in0 if channel == "in0" else records.in1
-                vectors = _encode_padded(model, channel, ragged.to_padded(),
-                                         batch_size)
-                for vector in vectors:
-                    out.write(json.dumps(
-                        {"embeddings": [float(v) for v in vector]}) + "\n")
-                count += len(vectors)
-        os.replace(tmp, output_path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(output_path) as tmp, open(tmp, "w") as out:
+        for records in read_records(input_path, spec, batch_size):
+            ragged = records.in0 if channel == "in0" else records.in1
+            vectors = _encode_padded(model, channel, ragged.to_padded(),
+                                     batch_size)
+            for vector in vectors:
+                out.write(json.dumps(
+                    {"embeddings": [float(v) for v in vector]}) + "\n")
+            count += len(vectors)
     return count

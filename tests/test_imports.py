@@ -7,15 +7,27 @@ import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "keras_o2v"
 
+# Inference side: instances (data) -> export (models) -> serving ->
+# batch_predict; inference (the Python API) beside them; cli on top.
+_SERVING = {"instances", "export", "serving", "batch_predict"}
+
 # module group -> groups it must never import
 FORBIDDEN = {
+    "atomic": {"hyperparameters", "layers", "models", "data", "training",
+               "inference", "cli"} | _SERVING,
     "hyperparameters": {"layers", "models", "data", "training", "inference",
-                        "cli"},
-    "layers": {"models", "data", "training", "inference", "cli"},
-    "models": {"data", "training", "inference", "cli"},
-    "data": {"layers", "models", "training", "inference", "cli"},
-    "inference": {"training", "cli"},
-    "training": {"inference", "cli"},
+                        "cli"} | _SERVING,
+    "layers": {"models", "data", "training", "inference", "cli"} | _SERVING,
+    "models": {"data", "training", "inference", "cli"} | _SERVING,
+    "data": {"layers", "models", "training", "inference", "cli"} | _SERVING,
+    "inference": {"training", "cli", "serving", "batch_predict"},
+    "training": {"inference", "cli"} | _SERVING,
+    "instances": {"layers", "models", "training", "inference", "cli",
+                  "export", "serving", "batch_predict"},
+    "export": {"data", "training", "inference", "cli", "instances",
+               "serving", "batch_predict"},
+    "serving": {"training", "inference", "cli", "batch_predict"},
+    "batch_predict": {"training", "inference", "cli"},
 }
 
 

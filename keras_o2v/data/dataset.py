@@ -17,7 +17,6 @@ A channel that fits in the shuffle buffer is parsed once and kept in memory
 """
 
 import collections
-import itertools
 import math
 
 import numpy as np
@@ -91,7 +90,9 @@ class JsonlChannel:
         self._cache = None  # (files, {file: [Records]}) after a full read
         self.error = None
         self.epoch_records = 0  # records yielded so far in the current epoch
-        self._epochs = itertools.count()
+        # Epoch whose shuffle the next pass over `as_dataset()` uses; a
+        # resumed run sets it so that epoch k is shuffled as in a full run.
+        self.next_epoch = 0
 
     def _chunks(self, rng):
         """Yields the `Records` chunks of one epoch, files in random order.
@@ -209,7 +210,8 @@ class JsonlChannel:
         """A `tf.data.Dataset`; each pass over it is a fresh epoch."""
 
         def generate():
-            epoch = next(self._epochs)
+            epoch = self.next_epoch
+            self.next_epoch += 1
             self.epoch_records = 0
             try:
                 for records in self.batches(epoch):

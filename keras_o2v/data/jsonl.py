@@ -211,8 +211,12 @@ def _labels_column(labels, spec):
     return y.astype(np.int32)
 
 
-def _chunk_to_records(records, spec):
-    """Validated `Records` of parsed `records`, or None if any is bad."""
+def records_from_parsed(records, spec):
+    """Validated `Records` of parsed `records`, or None if any is bad.
+
+    The vectorised check: call `check_record` on each record to find which
+    one is bad and why.
+    """
     try:
         columns = {}
         for field, input_spec in spec.inputs.items():
@@ -276,10 +280,10 @@ def read_records(path, spec, chunk_lines=DEFAULT_CHUNK_LINES):
                         # A line such as `{...},{...}` would join as two
                         # records: only one value per line is accepted.
                         if parsed is not None and len(parsed) == len(body):
-                            chunk = _chunk_to_records(parsed, spec)
+                            chunk = records_from_parsed(parsed, spec)
                     if chunk is None:
                         _check_chunk(file, first_lineno, lines, spec)
-                        chunk = _chunk_to_records(
+                        chunk = records_from_parsed(
                             [orjson.loads(line) for line in body], spec)
                     if chunk is None:
                         raise AssertionError(  # the two checks disagree

@@ -18,7 +18,13 @@ from keras_o2v.training.artifacts import save_model_atomic
 from keras_o2v.training.artifacts import write_json_atomic
 from keras_o2v.training.callbacks import SageMakerMetricsLogger
 from keras_o2v.training.callbacks import quality_line
+from keras_o2v.training.distribution import describe
+from keras_o2v.training.distribution import mixed_precision_policy
+from keras_o2v.training.distribution import select_strategy
+from keras_o2v.training.distribution import task_info
+from keras_o2v.training.multi_worker import multi_worker_fit_fixes
 from keras_o2v.training.pretrained import load_pretrained_embeddings
+from keras_o2v.training.resume import ResumableEarlyStopping
 
 logger = logging.getLogger("keras_o2v")
 
@@ -78,6 +84,18 @@ def evaluate(model, path, batch_size=EVAL_BATCH_SIZE):
     return {name: float(logs[name]) for name in metric_names(hp)}
 
 
+class _SyncEpoch(keras.callbacks.Callback):
+    """Shuffles epoch k of the train channel as epoch k, also after a
+    resume from a backup."""
+
+    def __init__(self, channel):
+        super().__init__()
+        self.channel = channel
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.channel.next_epoch = epoch
+
+
 def _log_resolved(hp):
     logger.info("Resolved hyperparameters: %s",
                 json.dumps(hp, sort_keys=True))
@@ -85,7 +103,9 @@ def _log_resolved(hp):
 
 def train(train, hyperparameters=None, *, validation=None, test=None,
           auxiliary=None, model_dir=None, seed=None, validate_data=True,
-          shuffle_buffer=None, verbose="auto", **overrides):
+          shuffle_buffer=None, verbose="auto", distribution="none",
+          per_replica_batch=True, mixed_precision=False, callbacks=None,
+          **overrides):
     """Trains an Object2Vec model on JSON Lines channels, as SageMaker does.
 
     Args:
@@ -100,13 +120,27 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
         model_dir: optional output directory; receives `model.keras`,
             `hyperparameters.json` (resolved) and, last, `metrics.json`. Each
             is written atomically; `metrics.json` only exists once the run
-            has completed.
+            has completed. While training, `model_dir/backup` holds the
+            state of the last completed epoch: a run killed at any point and
+            started again with the same arguments resumes there and ends
+            with the same result (see `keras_o2v.training.resume`).
         seed: optional int for reproducible weights and shuffling.
         validate_data: bool. Validate every record of every channel before
             training starts (one fast pass). If False, a bad record raises
             when its batch is read. Defaults to True.
         shuffle_buffer: optional int, records held for shuffling.
         verbose: Keras `fit` verbosity. Defaults to "auto".
+        distribution: `"auto"`, `"none"`, `"mirrored"` or `"multi_worker"`
+            (see `keras_o2v.training.distribution`). Defaults to `"none"`;
+            the CLI defaults to `"auto"`.
+        per_replica_batch: bool. If True (default), `mini_batch_size` is the
+            batch of each replica and the global batch is `mini_batch_size`
+            times the number of replicas; if False, `mini_batch_size` is the
+            global batch, split between the replicas.
+        mixed_precision: bool. Compute in `mixed_bfloat16` (hardware with
+            bfloat16 units) or `mixed_float16`; the output layer stays
+            float32. Defaults to False.
+        callbacks: optional extra Keras callbacks, run after keras_o2v's.
         **overrides: hyperparameters overriding `hyperparameters`.
 
     Returns:
@@ -114,13 +148,13 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
         Keras history and the resolved hyperparameters.
     """
     hp = resolve_hyperparameters({**(hyperparameters or {}), **overrides})
+    # First: MultiWorkerMirroredStrategy must exist before any TF op runs.
+    strategy = select_strategy(distribution)
+    task_type, task_id, chief = task_info(strategy)
     _log_resolved(hp)
     if auxiliary is not None and not os.path.isdir(auxiliary):
         raise ValueError(f"`auxiliary` must be a directory. Received: "
                          f"auxiliary={auxiliary!r}")
-    if hp["token_embedding_storage_type"] == "row_sparse":
-        logger.warning("token_embedding_storage_type='row_sparse' is not "
-                       "implemented yet; training with 'dense'.")
     if model_dir:
         os.makedirs(model_dir, exist_ok=True)
         stale = os.path.join(model_dir, METRICS_FILE)
@@ -142,35 +176,69 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
                             name, path, stats[name].records,
                             stats[name].nonzero_labels)
 
+    replicas = strategy.num_replicas_in_sync
+    batch_size = hp["mini_batch_size"] * (replicas if per_replica_batch
+                                          else 1)
+    logger.info("Distribution: %s; global batch %d.", describe(strategy),
+                batch_size)
     channel_kwargs = {}
     if shuffle_buffer is not None:
         channel_kwargs["shuffle_buffer"] = shuffle_buffer
     train_channel = JsonlChannel(
-        train, spec, hp["mini_batch_size"], shuffle=True,
+        train, spec, batch_size, shuffle=True,
         bucket_width=hp["bucket_width"],
         negative_sampling_rate=hp["negative_sampling_rate"], seed=seed,
         stats=stats.get("train"), **channel_kwargs)
     val_channel = (_eval_channel(validation, spec, stats=stats.get(
         "validation")) if validation is not None else None)
 
-    model = build_object2vec(hp)
-    load_pretrained_embeddings(model, auxiliary, seed)
-    callbacks = [SageMakerMetricsLogger(lambda: train_channel.epoch_records)]
-    if val_channel is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=hp["early_stopping_patience"],
-            min_delta=hp["early_stopping_tolerance"],
-            restore_best_weights=True))
-    with _data_errors(train_channel, val_channel):
-        history = model.fit(
-            train_channel.as_dataset(), epochs=hp["epochs"],
-            validation_data=(val_channel.as_dataset()
-                             if val_channel is not None else None),
-            callbacks=callbacks, verbose=verbose, shuffle=False)
-    history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
-
-    metrics = _final_metrics(model, hp, history, validation, test)
+    backup_dir = None
     if model_dir:
+        backup_dir = os.path.join(model_dir, "backup")
+        if not chief:
+            # Workers must not overwrite the chief's backup.
+            backup_dir = os.path.join(model_dir, f".backup-{task_type}-"
+                                      f"{task_id}")
+    previous_policy = keras.config.dtype_policy()
+    if mixed_precision:
+        keras.config.set_dtype_policy(mixed_precision_policy())
+        logger.info("Mixed precision: %s.", keras.config.dtype_policy().name)
+    try:
+        with strategy.scope():
+            model = build_object2vec(hp)
+            load_pretrained_embeddings(model, auxiliary, seed)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+    early_stopping = ResumableEarlyStopping(
+        state_dir=backup_dir,
+        # Without validation data it only records the epochs' logs.
+        monitor="val_loss" if val_channel is not None else "loss",
+        patience=(hp["early_stopping_patience"] if val_channel is not None
+                  else hp["epochs"] + 1),
+        min_delta=hp["early_stopping_tolerance"],
+        restore_best_weights=val_channel is not None)
+    all_callbacks = [
+        _SyncEpoch(train_channel),
+        SageMakerMetricsLogger(lambda: train_channel.epoch_records),
+        early_stopping,  # saves its state before the backup of each epoch
+    ]
+    if backup_dir is not None:
+        all_callbacks.append(keras.callbacks.BackupAndRestore(
+            backup_dir, delete_checkpoint=True))
+    all_callbacks.extend(callbacks or [])
+    sample = JsonlChannel(train, spec, batch_size, shuffle=False)
+    sample_batch = sample.as_tensors(next(sample.batches()))
+    with multi_worker_fit_fixes(model, strategy, sample_batch):
+        with _data_errors(train_channel, val_channel):
+            model.fit(
+                train_channel.as_dataset(), epochs=hp["epochs"],
+                validation_data=(val_channel.as_dataset()
+                                 if val_channel is not None else None),
+                callbacks=all_callbacks, verbose=verbose, shuffle=False)
+        history = {k: [log[k] for log in early_stopping.epoch_logs]
+                   for k in (early_stopping.epoch_logs or [{}])[0]}
+        metrics = _final_metrics(model, hp, history, validation, test)
+    if model_dir and chief:
         save_model_atomic(model, os.path.join(model_dir, MODEL_FILE))
         write_json_atomic(os.path.join(model_dir, HYPERPARAMETERS_FILE), hp)
         write_json_atomic(os.path.join(model_dir, METRICS_FILE), metrics)

@@ -1,0 +1,87 @@
+"""Batch prediction over JSON Lines files, as SageMaker batch transform.
+
+One output per input line, in order: `{"scores": [...]}` for lines holding
+`in0` and `in1`, `{"embeddings": [...]}` for lines holding one of them. The
+first line sets the mode for the whole input; a line asking for the other
+mode is an error naming it. `label` (and any other key) is ignored, so a
+labelled training or test file can be scored as is. Blank lines are skipped
+and give no output line.
+
+Streaming: `chunk_lines` lines are read, validated, run through the model in
+one call and written before the next chunk is read, so memory does not grow
+with the file. The output is written to a hidden temporary file beside
+`output_path` and renamed when complete: on any error `output_path` is left
+as it was.
+"""
+
+import gzip
+import itertools
+import os
+
+from keras_o2v.atomic import atomic_path
+from keras_o2v.data import list_files
+from keras_o2v.serving import formats
+from keras_o2v.serving.predictor import Predictor
+
+DEFAULT_CHUNK_LINES = 1024
+ACCEPT = (formats.JSONLINES, formats.JSON)
+
+
+def _chunks(path, chunk_lines):
+    """Yields (first line number, lines) of `path`, `chunk_lines` at a time."""
+    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+        lineno = 1
+        while lines := list(itertools.islice(f, chunk_lines)):
+            yield lineno, lines
+            lineno += len(lines)
+
+
+def predict_file(model, input_path, output_path, accept=formats.JSONLINES,
+                 chunk_lines=DEFAULT_CHUNK_LINES):
+    """Writes the predictions of every line of `input_path` to `output_path`.
+
+    Args:
+        model: a `keras_o2v.Object2Vec`, or a `Predictor` of one.
+        input_path: a JSON Lines file (`.gz` is decompressed), or a
+            directory of them (non-hidden files in sorted order).
+        output_path: str. `application/jsonlines`: one object per line;
+            `application/json`: one `{"predictions": [...]}` document.
+        accept: `"application/jsonlines"` (default) or `"application/json"`.
+        chunk_lines: int. Lines per model call.
+
+    Returns:
+        int, the number of predictions written.
+
+    Raises:
+        ValueError: naming file, line and field of the first bad line.
+    """
+    if accept not in ACCEPT:
+        raise ValueError(f"`accept` must be one of {list(ACCEPT)}. "
+                         f"Received: accept={accept!r}")
+    if isinstance(chunk_lines, bool) or not isinstance(
+            chunk_lines, int) or chunk_lines < 1:
+        raise ValueError("`chunk_lines` must be a positive integer. "
+                         f"Received: chunk_lines={chunk_lines!r}")
+    predictor = model if isinstance(model, Predictor) else Predictor(model)
+    files = list_files(input_path)
+    mode = None  # (fields, where) of the first line: every line must match
+    with atomic_path(output_path) as tmp, open(tmp, "wb") as out:
+        writer = formats.PredictionWriter(out, accept)
+        for path in files:
+            for first, lines in _chunks(path, chunk_lines):
+                def locate_line(k, path=path, first=first):
+                    return f"{path}, line {first + k}"
+
+                instances, positions = formats.parse_lines(lines, locate_line)
+                if not instances:
+                    continue
+                batch = predictor.prepare(
+                    instances, locate=lambda i: locate_line(positions[i]),
+                    expected=mode)
+                if mode is None:
+                    mode = (tuple(batch.arrays), locate_line(positions[0]))
+                writer.write(batch.output, predictor.run(batch))
+        writer.close()
+        out.flush()
+        os.fsync(out.fileno())
+    return writer.count

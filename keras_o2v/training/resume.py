@@ -1,0 +1,118 @@
+"""Fault tolerance: resume a killed run where it stopped, with the same result.
+
+`keras.callbacks.BackupAndRestore` saves the weights and optimizer state in
+`<model_dir>/backup` after every epoch and, on restart, reloads them and
+resumes at the next epoch. What it does not save is the callbacks' state:
+`ResumableEarlyStopping` also writes, per epoch, the early-stopping counters,
+the best weights so far and the per-epoch logs, so a resumed run stops at the
+same epoch and keeps the same best weights as an uninterrupted one.
+
+Each epoch's state file is written before `BackupAndRestore` writes that
+epoch's checkpoint and is named by epoch, so a kill between the two leaves a
+state that matches whichever checkpoint is restored.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+
+from keras_o2v.atomic import atomic_path
+
+# Keras' BackupAndRestore metadata file (epoch to resume at).
+_METADATA = "training_metadata.json"
+
+
+def _state_path(directory, epoch):
+    return os.path.join(directory, f"early_stopping_epoch{epoch}.json")
+
+
+def _weights_path(directory, epoch):
+    return os.path.join(directory, f"best_weights_epoch{epoch}.npz")
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """`EarlyStopping` whose state survives a kill and restart.
+
+    Args:
+        state_dir: directory for the per-epoch state (the backup directory).
+            None disables persistence.
+        **kwargs: `keras.callbacks.EarlyStopping` arguments.
+
+    Attributes:
+        epoch_logs: list of the logs of every epoch run so far, including
+            the epochs before a restart.
+    """
+
+    def __init__(self, state_dir=None, **kwargs):
+        super().__init__(**kwargs)
+        self.state_dir = state_dir
+        self.epoch_logs = []
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self.epoch_logs = []
+        if self.state_dir is None:
+            return
+        metadata = os.path.join(self.state_dir, _METADATA)
+        if not os.path.exists(metadata):
+            return
+        with open(metadata) as f:
+            resume_at = json.load(f)["epoch"]
+        path = _state_path(self.state_dir, resume_at - 1)
+        if resume_at < 1 or not os.path.exists(path):
+            return
+        with open(path) as f:
+            state = json.load(f)
+        self.wait = state["wait"]
+        self.best = state["best"]
+        self.best_epoch = state["best_epoch"]
+        self.epoch_logs = state["epoch_logs"]
+        if state["best_weights"]:
+            with np.load(state["best_weights"]) as arrays:
+                self.best_weights = [arrays[f"w{i}"]
+                                     for i in range(len(arrays.files))]
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_logs.append({k: float(v) for k, v in (logs or {}).items()})
+        super().on_epoch_end(epoch, logs)
+        if self.state_dir is not None:
+            self._save(epoch)
+
+    def _save(self, epoch):
+        os.makedirs(self.state_dir, exist_ok=True)
+        weights = None
+        if self.best_weights is not None:
+            weights = _weights_path(self.state_dir, self.best_epoch)
+            if not os.path.exists(weights):
+                with atomic_path(weights, suffix=".npz") as tmp:
+                    np.savez(tmp, **{f"w{i}": w for i, w in
+                                     enumerate(self.best_weights)})
+        best = None if self.best is None else float(self.best)
+        state = {"wait": self.wait, "best": best,
+                 "best_epoch": self.best_epoch, "best_weights": weights,
+                 "epoch_logs": self.epoch_logs}
+        with atomic_path(_state_path(self.state_dir, epoch)) as tmp:
+            with open(tmp, "w") as f:
+                json.dump(state, f)
+        # Keep this epoch's and the previous epoch's files only.
+        keep = {_state_path(self.state_dir, e) for e in (epoch, epoch - 1)}
+        keep.add(weights)
+        for name in os.listdir(self.state_dir):
+            path = os.path.join(self.state_dir, name)
+            if (name.startswith(("early_stopping_epoch", "best_weights_epoch"))
+                    and path not in keep):
+                previous = self._referenced(keep)
+                if path not in previous:
+                    os.remove(path)
+
+    @staticmethod
+    def _referenced(state_files):
+        """Weights files that the kept state files point to."""
+        out = set()
+        for path in state_files:
+            if path and path.endswith(".json") and os.path.exists(path):
+                with open(path) as f:
+                    out.add(json.load(f)["best_weights"])
+        return out
