@@ -57,6 +57,10 @@ class JsonlChannel:
             memory after the first epoch instead of parsing it again.
             Defaults to True. The files are then not re-read: changes to
             them after the first epoch are not seen.
+        num_shards, shard_index: ints. Read only the files whose position in
+            the sorted file list is `shard_index` modulo `num_shards` (one
+            shard per worker in multi-worker training); the dataset then
+            turns `tf.data` auto-sharding off. Defaults to 1, 0.
 
     A bad record raises `ValueError` when its chunk is read, before any batch
     holding it is built; inside `tf.data` it surfaces as a TensorFlow error,
@@ -66,7 +70,8 @@ class JsonlChannel:
     def __init__(self, path, spec, batch_size, shuffle=True,
                  shuffle_buffer=DEFAULT_SHUFFLE_BUFFER, bucket_width=0,
                  negative_sampling_rate=0, seed=None, drop_remainder=False,
-                 stats=None, chunk_lines=DEFAULT_CHUNK_LINES, cache=True):
+                 stats=None, chunk_lines=DEFAULT_CHUNK_LINES, cache=True,
+                 num_shards=1, shard_index=0):
         if batch_size < 1:
             raise ValueError("`batch_size` must be an integer >= 1. "
                              f"Received: batch_size={batch_size}")
@@ -87,6 +92,12 @@ class JsonlChannel:
         self.stats = stats
         self.chunk_lines = chunk_lines
         self.cache = cache
+        self.num_shards = num_shards
+        self.shard_index = shard_index
+        if num_shards > 1 and len(list_files(path)) < num_shards:
+            raise ValueError(
+                f"`num_shards={num_shards}` needs at least that many files; "
+                f"{path!r} has {len(list_files(path))}.")
         self._cache = None  # (files, {file: [Records]}) after a full read
         self.error = None
         self.epoch_records = 0  # records yielded so far in the current epoch
@@ -103,7 +114,8 @@ class JsonlChannel:
         if self._cache is not None:
             files, chunks = self._cache
         else:
-            files, chunks = list_files(self.path), {}
+            files = list_files(self.path)[self.shard_index::self.num_shards]
+            chunks = {}
         order = (rng.permutation(len(files)) if self.shuffle
                  else range(len(files)))
         if self._cache is not None:
@@ -231,4 +243,7 @@ class JsonlChannel:
         # autotuner thread (benchmarks/README.md, "teardown").
         options = tf.data.Options()
         options.autotune.enabled = False
+        if self.num_shards > 1:
+            options.experimental_distribute.auto_shard_policy = (
+                tf.data.experimental.AutoShardPolicy.OFF)
         return dataset.prefetch(PREFETCH_BATCHES).with_options(options)

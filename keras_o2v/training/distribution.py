@@ -69,6 +69,17 @@ def task_info(strategy):
     return task_type, task_id, chief
 
 
+def worker_shard(strategy):
+    """(number of workers, this worker's index), chief first."""
+    if not is_multi_worker(strategy):
+        return 1, 0
+    resolver = strategy.cluster_resolver
+    spec = resolver.cluster_spec().as_dict()
+    tasks = [("chief", i) for i in range(len(spec.get("chief", [])))] + [
+        ("worker", i) for i in range(len(spec.get("worker", [])))]
+    return len(tasks), tasks.index((resolver.task_type, resolver.task_id))
+
+
 def mixed_precision_policy():
     """`"mixed_bfloat16"` where the hardware has bfloat16 units (GPUs of
     compute capability >= 8.0, or CPU-only machines), else

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from keras_o2v.data import JsonlChannel
 from keras_o2v.data import RecordSpec
+from keras_o2v.data import list_files
 from keras_o2v.data import scan
 from keras_o2v.hyperparameters import resolve_hyperparameters
 from keras_o2v.models import build_object2vec
@@ -22,6 +23,7 @@ from keras_o2v.training.distribution import describe
 from keras_o2v.training.distribution import mixed_precision_policy
 from keras_o2v.training.distribution import select_strategy
 from keras_o2v.training.distribution import task_info
+from keras_o2v.training.distribution import worker_shard
 from keras_o2v.training.multi_worker import multi_worker_fit_fixes
 from keras_o2v.training.pretrained import load_pretrained_embeddings
 from keras_o2v.training.resume import ResumableEarlyStopping
@@ -184,11 +186,22 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
     channel_kwargs = {}
     if shuffle_buffer is not None:
         channel_kwargs["shuffle_buffer"] = shuffle_buffer
+    num_workers, worker_index = worker_shard(strategy)
+    if num_workers > 1 and len(list_files(train)) >= num_workers:
+        # A directory of files: each worker reads its own files. Their batch
+        # counts differ, so no exact count is declared.
+        channel_kwargs.update(num_shards=num_workers,
+                              shard_index=worker_index)
+        logger.info("Worker %d of %d reads %d of the %d train files.",
+                    worker_index, num_workers,
+                    len(list_files(train)[worker_index::num_workers]),
+                    len(list_files(train)))
     train_channel = JsonlChannel(
         train, spec, batch_size, shuffle=True,
         bucket_width=hp["bucket_width"],
         negative_sampling_rate=hp["negative_sampling_rate"], seed=seed,
-        stats=stats.get("train"), **channel_kwargs)
+        stats=None if "num_shards" in channel_kwargs else stats.get("train"),
+        **channel_kwargs)
     val_channel = (_eval_channel(validation, spec, stats=stats.get(
         "validation")) if validation is not None else None)
 

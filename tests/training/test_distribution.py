@@ -102,3 +102,22 @@ def test_strategy_names_are_checked():
     os.environ.pop("TF_CONFIG", None)
     with pytest.raises(ValueError, match="needs a TF_CONFIG"):
         select_strategy("multi_worker")
+
+
+def test_mixed_precision_keeps_the_output_in_float32(data):
+    import keras
+
+    from keras_o2v.training import train
+
+    before = keras.config.dtype_policy().name
+    hp = {"enc0_network": "pooled_embedding", "enc0_vocab_size": 200,
+          "enc0_max_seq_len": 12, "enc_dim": 8, "epochs": 1,
+          "mini_batch_size": 64}
+    result = train(data["train"], hp, seed=0, verbose=0,
+                   mixed_precision=True)
+    model = result.model
+    assert model.get_layer("encoder0").dtype_policy.name == "mixed_bfloat16"
+    assert model.get_layer("output").dtype_policy.name == "float32"
+    assert model.outputs[0].dtype == "float32"
+    assert keras.config.dtype_policy().name == before  # restored
+    assert result.metrics["train:cross_entropy"] < 1.0

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import keras
+import pytest
 
 from keras_o2v.data.synthetic import write_demo_data
 
@@ -24,8 +25,17 @@ def free_ports(n):
             s.close()
 
 
-def test_two_workers_train_and_only_the_chief_writes(tmp_path):
+@pytest.mark.parametrize("layout", ["one_file", "directory"])
+def test_two_workers_train_and_only_the_chief_writes(tmp_path, layout):
     data = write_demo_data(str(tmp_path / "data"), num_train=512, seed=0)
+    if layout == "directory":
+        # Three files: worker 0 reads two, worker 1 one (uneven batches).
+        lines = open(data["train"]).readlines()
+        os.makedirs(tmp_path / "train")
+        for i in range(3):
+            with open(tmp_path / "train" / f"part{i}.jsonl", "w") as f:
+                f.writelines(lines[i::3])
+        data["train"] = str(tmp_path / "train")
     cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     processes = []
     try:
@@ -54,6 +64,7 @@ def test_two_workers_train_and_only_the_chief_writes(tmp_path):
     for p, out in zip(processes, outputs):
         assert p.returncode == 0, out[-3000:]
         assert "MultiWorkerMirroredStrategy with 2 replica(s)" in out
+        assert ("of the 3 train files" in out) == (layout == "directory")
     chief, worker = tmp_path / "worker0", tmp_path / "worker1"
     assert sorted(os.listdir(chief)) == ["hyperparameters.json",
                                          "metrics.json", "model.keras"]
