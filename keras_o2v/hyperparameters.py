@@ -18,6 +18,14 @@ implicit:
   on the token vectors each batch looks up (see `TokenEmbedding`): the
   per-example regularisation of matrix factorisation, which decoupled
   `weight_decay` on the whole table cannot give.
+* `token_embedding_storage_type="row_sparse"` trains the token tables with
+  lazy row updates (`keras_o2v.optimizers`: only the rows a batch looks up,
+  and their optimizer slots, are touched). No other setting is rejected with
+  it, but two change meaning on the token tables: `weight_decay` decays only
+  the rows in the batch, and `adam`/`rmsprop`/`adadelta` update a row's
+  moments only when it is in a batch (Adam's bias correction still counts
+  global steps), as MXNet's `lazy_update` did. `sgd` and `adagrad` update as
+  with `dense`.
 * `pooled_embedding` averages token embeddings, so SageMaker sets its token
   embedding dim to `enc_dim`. When `encX_token_embedding_dim` is not given we do
   the same; when it is given and differs, it is kept and the encoder adds a

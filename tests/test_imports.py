@@ -18,6 +18,8 @@ FORBIDDEN = {
     "hyperparameters": {"layers", "models", "data", "training", "inference",
                         "cli"} | _SERVING,
     "layers": {"models", "data", "training", "inference", "cli"} | _SERVING,
+    "optimizers": {"hyperparameters", "layers", "models", "data", "training",
+                   "inference", "cli"} | _SERVING,
     "models": {"data", "training", "inference", "cli"} | _SERVING,
     "data": {"layers", "models", "training", "inference", "cli"} | _SERVING,
     "inference": {"training", "cli", "serving", "batch_predict"},

@@ -1,6 +1,7 @@
 """Token embedding with id 0 reserved for padding."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from keras_o2v.api_export import register
@@ -74,6 +75,7 @@ class TokenEmbedding(keras.layers.Layer):
             name="embeddings",
             shape=(self.vocab_size, self.embedding_dim),
             initializer=self.embeddings_initializer,
+            autocast=False,  # `call` casts the gathered rows instead
         )
         if self.freezable_rows:
             self.row_trainable = self.add_weight(
@@ -112,7 +114,13 @@ class TokenEmbedding(keras.layers.Layer):
         if not self.built:
             self.build()
         token_ids = ops.cast(token_ids, "int32")
-        vectors = ops.take(self.embeddings, token_ids, axis=0)
+        # Gather straight from the variable (a ResourceGather): `ops.take`
+        # reads the whole table first, and once the table has had a sparse
+        # update TensorFlow copies it on every such read, so step time would
+        # grow with the vocabulary. The gradient is `tf.IndexedSlices` either
+        # way.
+        vectors = tf.gather(self.embeddings.value, token_ids)
+        vectors = ops.cast(vectors, self.compute_dtype)
         if self.freezable_rows:
             # Same values; the gradient only reaches rows flagged trainable.
             keep = ops.expand_dims(

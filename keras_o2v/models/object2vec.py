@@ -7,6 +7,7 @@ from keras_o2v.hyperparameters import resolve_hyperparameters
 from keras_o2v.layers import ENCODERS
 from keras_o2v.layers import MLP
 from keras_o2v.layers import Comparator
+from keras_o2v.optimizers import LAZY_OPTIMIZERS
 
 _OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
@@ -114,9 +115,16 @@ def make_optimizer(hp):
     """The optimizer named by `hp["optimizer"]` with lr and weight decay.
 
     Keras applies `weight_decay` decoupled from the gradient (AdamW style):
-    each step subtracts `learning_rate * weight_decay * w`.
+    each step subtracts `learning_rate * weight_decay * w`. With
+    `token_embedding_storage_type="row_sparse"` it is the lazy variant from
+    `keras_o2v.optimizers` (`LazyAdam`...): token tables get sparse row
+    updates, decay included; the other weights are updated as in Keras.
     """
-    return _OPTIMIZERS[hp["optimizer"]](
+    if hp["token_embedding_storage_type"] == "row_sparse":
+        optimizers = LAZY_OPTIMIZERS
+    else:
+        optimizers = _OPTIMIZERS
+    return optimizers[hp["optimizer"]](
         learning_rate=hp["learning_rate"],
         weight_decay=hp["weight_decay"] or None,
     )
