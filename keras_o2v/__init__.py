@@ -12,8 +12,10 @@ from keras_o2v.inference import embed  # noqa: E402
 from keras_o2v.inference import predict  # noqa: E402
 from keras_o2v.models import Object2Vec  # noqa: E402
 from keras_o2v.models import build_object2vec  # noqa: E402
+# Registers RetrievalModel, so `.keras` files of it load everywhere.
+from keras_o2v import retrieval  # noqa: E402
 from keras_o2v.version import __version__  # noqa: E402
 
-__all__ = ["layers", "resolve_hyperparameters", "Object2Vec",
+__all__ = ["layers", "retrieval", "resolve_hyperparameters", "Object2Vec",
            "build_object2vec", "embed", "predict", "export_saved_model",
            "__version__"]

@@ -1,5 +1,5 @@
 """`keras-o2v` command line: train, evaluate, embed, export, serve, predict,
-demo-data.
+demo-data, index, evaluate-retrieval.
 
 The only place that turns errors into exit codes: a `ValueError` (bad data,
 bad hyperparameter) prints one `error: ...` line and exits with status 2.
@@ -153,6 +153,101 @@ def _parse_ranges(items):
             spec = [v.strip() for v in value.split(",")]
         ranges[name.strip()] = spec
     return ranges
+
+
+def _load_any_model(model_dir):
+    # Registers RetrievalModel before `.keras` loading.
+    import keras_o2v.retrieval  # noqa: F401
+    from keras_o2v.training import load_model
+
+    return load_model(model_dir)
+
+
+def _print_jsonl(rows, output):
+    from keras_o2v.atomic import atomic_path
+
+    lines = [json.dumps(row) for row in rows]
+    if output is None:
+        print("\n".join(lines))
+        return
+    with atomic_path(output) as tmp, open(tmp, "w") as f:
+        f.write("".join(line + "\n" for line in lines))
+    print(f"Wrote {len(lines)} results to {output}")
+
+
+def _cmd_index_build(args):
+    from keras_o2v.retrieval.recommend import index_from_file
+
+    index = index_from_file(_load_any_model(args.model_dir), args.input,
+                            channel=args.channel, metric=args.metric,
+                            backend="faiss" if args.ann else "exact")
+    index.save(args.output)
+    summary = {"index": args.output, **index.get_config()}
+    if args.ann:
+        # Recall of the graph against exact search, on stored vectors.
+        sample = index.vectors[:min(len(index), 1000)]
+        summary["recall@10_vs_exact"] = index.recall_against_exact(sample, 10)
+    print(json.dumps(summary, indent=2))
+
+
+def _cmd_index_query(args):
+    from keras_o2v.retrieval import EmbeddingIndex
+    from keras_o2v.retrieval.recommend import id_lists
+    from keras_o2v.retrieval.recommend import query_instances
+    from keras_o2v.retrieval.recommend import read_jsonl
+
+    index = EmbeddingIndex.load(args.index)
+    exact = True if args.exact else None
+    if args.ids:
+        # Ids as stored: numbers when the index holds numbers.
+        ids = [int(x) if index.ids.dtype.kind in "iu" else x
+               for x in args.ids.split(",")]
+        found, scores = index.similar(ids, k=args.k, exact=exact)
+        queries = [{"id": x} for x in ids]
+    else:
+        if not (args.model_dir and args.input):
+            raise ValueError("`index query` needs --ids, or --model-dir and "
+                             "--input (instances to embed).")
+        queries = read_jsonl(args.input)
+        exclude = id_lists(queries, "exclude")
+        found, scores = query_instances(
+            _load_any_model(args.model_dir), index,
+            [{args.channel: q[args.channel]} for q in queries], k=args.k,
+            channel=args.channel, exclude=exclude if any(exclude) else None,
+            exact=exact)
+    rows = []
+    for query, ids, values in zip(queries, found.tolist(), scores.tolist()):
+        kept = [(i, s) for i, s in zip(ids, values) if s != float("-inf")]
+        row = {"ids": [i for i, _ in kept], "scores": [s for _, s in kept]}
+        if "id" in query:
+            row = {"id": query["id"], **row}
+        rows.append(row)
+    _print_jsonl(rows, args.output)
+
+
+def _cmd_evaluate_retrieval(args):
+    from keras_o2v.inference import embed
+    from keras_o2v.retrieval import EmbeddingIndex
+    from keras_o2v.retrieval import evaluate_retrieval
+    from keras_o2v.retrieval.recommend import id_lists
+    from keras_o2v.retrieval.recommend import index_from_file
+    from keras_o2v.retrieval.recommend import read_jsonl
+
+    if (args.index is None) == (args.candidates is None):
+        raise ValueError("`evaluate-retrieval` needs exactly one of --index "
+                         "and --candidates.")
+    model = _load_any_model(args.model_dir)
+    index = (EmbeddingIndex.load(args.index) if args.index else
+             index_from_file(model, args.candidates, metric=args.metric))
+    queries = read_jsonl(args.queries)
+    exclude = id_lists(queries, "exclude")
+    results = evaluate_retrieval(
+        index, embed(model, [{"in0": q["in0"]} for q in queries], "in0"),
+        id_lists(queries, "relevant"),
+        exclude=exclude if any(exclude) else None,
+        ks=tuple(args.k or [10]))
+    print(json.dumps({f"{args.split}:{k}": v for k, v in results.items()},
+                     indent=2, sort_keys=True))
 
 
 def _cmd_tune(args):
@@ -338,6 +433,48 @@ def build_parser():
     p.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2),
                    help="Keras progress inside trials (default 0)")
     p.set_defaults(func=_cmd_tune)
+
+    p = sub.add_parser("index", help="embedding index: build, query")
+    index_sub = p.add_subparsers(dest="index_command", required=True)
+    p = index_sub.add_parser("build", help="embed instances into an index")
+    p.add_argument("--model-dir", required=True)
+    p.add_argument("--input", required=True,
+                   help="JSON Lines of {\"in1\": [...], \"id\": ...} "
+                        "(id optional: line number)")
+    p.add_argument("--channel", default="in1", choices=("in0", "in1"))
+    p.add_argument("--output", required=True, help="index directory")
+    p.add_argument("--metric", default="cosine", choices=("cosine", "dot"))
+    p.add_argument("--ann", action="store_true",
+                   help="add an HNSW graph (faiss; `ann` extra)")
+    p.set_defaults(func=_cmd_index_build)
+    p = index_sub.add_parser("query", help="top-k ids by instance or by id")
+    p.add_argument("--index", required=True)
+    p.add_argument("--ids", help="comma-separated index ids: similar items")
+    p.add_argument("--model-dir", help="model that embeds --input")
+    p.add_argument("--input", help="JSON Lines of {\"in0\": [...]} with "
+                                   "optional \"exclude\": [ids]")
+    p.add_argument("--channel", default="in0", choices=("in0", "in1"))
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--exact", action="store_true",
+                   help="exact search even on an ANN index")
+    p.add_argument("--output", help="JSON Lines of {\"ids\", \"scores\"} "
+                                    "(default stdout)")
+    p.set_defaults(func=_cmd_index_query)
+
+    p = sub.add_parser("evaluate-retrieval",
+                       help="hits@k, recall@k, NDCG@k, MRR, mean rank")
+    p.add_argument("--model-dir", required=True)
+    p.add_argument("--queries", required=True,
+                   help="JSON Lines of {\"in0\": [...], \"relevant\": "
+                        "[ids], \"exclude\": [ids]}")
+    p.add_argument("--index", help="index of the candidates")
+    p.add_argument("--candidates", help="or JSON Lines of in1 instances")
+    p.add_argument("--metric", default="cosine", choices=("cosine", "dot"),
+                   help="with --candidates")
+    p.add_argument("--k", type=int, action="append",
+                   help="cut-off (repeatable; default 10)")
+    p.add_argument("--split", default="test", help="metric prefix")
+    p.set_defaults(func=_cmd_evaluate_retrieval, k=None)
     return parser
 
 

@@ -30,6 +30,10 @@ FORBIDDEN = {
                "serving", "batch_predict"},
     "serving": {"training", "inference", "cli", "batch_predict"},
     "batch_predict": {"training", "inference", "cli"},
+    # Retrieval sits on models and inference; nothing below imports it.
+    "retrieval": {"training", "cli", "tuning", "serving", "batch_predict"},
+    "visualization": {"layers", "models", "data", "training", "inference",
+                      "retrieval", "cli"} | _SERVING,
 }
 
 

@@ -1,0 +1,211 @@
+"""A two-tower retrieval model trained with the in-batch softmax.
+
+Object2Vec's encoders (built from the same SageMaker-named hyperparameters by
+`make_encoder`) without its comparator and MLP: a pair is scored by the
+cosine or dot product of the two encodings, so item vectors can go straight
+into an `EmbeddingIndex`. Training needs positive pairs only; the negatives
+are the batch's other `in1` (see `losses.py`). The SageMaker-compatible
+`Object2Vec` and its losses are untouched: this is a separate model.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_o2v.api_export import register
+from keras_o2v.hyperparameters import resolve_hyperparameters
+from keras_o2v.models.object2vec import make_encoder
+from keras_o2v.models.object2vec import make_optimizer
+from keras_o2v.retrieval.losses import accidental_hits
+from keras_o2v.retrieval.losses import check_similarity
+from keras_o2v.retrieval.losses import check_temperature
+from keras_o2v.retrieval.losses import in_batch_softmax_loss
+from keras_o2v.retrieval.losses import similarity_matrix
+from keras_o2v.retrieval.metrics import HitsAtK
+
+SAMPLING_PROBABILITY = "sampling_probability"
+
+
+@register
+class RetrievalModel(keras.Model):
+    """Two encoders scored by cosine/dot, trained with in-batch softmax.
+
+    Called on `{"in0": (B, T0), "in1": (B, T1)}` ids it returns the `(B, B)`
+    score matrix of every `in0` against every `in1` of the batch; the layers
+    `encoder0` and `encoder1` embed each side (so `keras_o2v.embed` works).
+
+    Args:
+        hyperparameters: dict. SageMaker-named hyperparameters for the
+            encoders (`enc0_*`, `enc1_*`, `enc_dim`, `dropout`,
+            `embedding_l2`, `tied_token_embedding_weight`, `optimizer`,
+            `learning_rate`...); the comparator, MLP and output settings are
+            not used.
+        similarity: `"cosine"` or `"dot"`. Defaults to `"cosine"`.
+        temperature: float. Logits are `scores / temperature`; cosine needs
+            a small one (0.05-0.2). Defaults to 0.1.
+        remove_accidental_hits: bool. Mask a batch's duplicate candidates.
+            Defaults to True.
+        logq_correction: bool. Subtract `log q` of each candidate from its
+            logit; the data then needs a `"sampling_probability"` feature
+            (see `sampling_probabilities`). Defaults to False.
+    """
+
+    def __init__(self, hyperparameters, similarity="cosine", temperature=0.1,
+                 remove_accidental_hits=True, logq_correction=False,
+                 **kwargs):
+        check_similarity(similarity)
+        check_temperature(temperature)
+        kwargs.setdefault("name", "retrieval")
+        super().__init__(**kwargs)
+        hp = resolve_hyperparameters(hyperparameters)
+        self.hyperparameters = hp
+        self.similarity = similarity
+        self.temperature = temperature
+        self.remove_accidental_hits = remove_accidental_hits
+        self.logq_correction = logq_correction
+        self.encoder0 = make_encoder(hp, "enc0", "encoder0")
+        shared = (self.encoder0.token_embedding
+                  if hp["tied_token_embedding_weight"] else None)
+        self.encoder1 = make_encoder(hp, "enc1", "encoder1",
+                                     token_embedding=shared)
+        self.encoding_dropout = keras.layers.Dropout(
+            hp["dropout"], name="encoding_dropout")
+        self.batch_metrics = []
+        # Weights exist from construction, so `.keras` loading and
+        # `load_weights` need no sample batch.
+        self.encoder0.build((None, None))
+        self.encoder1.build((None, None))
+        self.built = True
+
+    def call(self, inputs, training=False):
+        query = self.encoding_dropout(self.encoder0(inputs["in0"]),
+                                      training=training)
+        candidates = self.encoding_dropout(self.encoder1(inputs["in1"]),
+                                           training=training)
+        return similarity_matrix(query, candidates, self.similarity)
+
+    def _log_q(self, x):
+        if not self.logq_correction:
+            return None
+        if SAMPLING_PROBABILITY not in x:
+            raise ValueError(
+                f"`logq_correction=True` needs a `{SAMPLING_PROBABILITY}` "
+                "feature in each batch (see `sampling_probabilities`). "
+                f"Received: features {sorted(x)}")
+        return ops.log(ops.maximum(
+            ops.cast(x[SAMPLING_PROBABILITY], "float32"), 1e-12))
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
+                     training=True):
+        ids = x["in1"] if self.remove_accidental_hits else None
+        losses = in_batch_softmax_loss(y_pred, ids, self._log_q(x),
+                                       self.temperature)
+        if sample_weight is not None:
+            weight = ops.cast(ops.reshape(sample_weight, (-1,)), "float32")
+            loss = ops.sum(losses * weight) / ops.maximum(ops.sum(weight),
+                                                          1e-12)
+        else:
+            loss = ops.mean(losses)
+        if self.losses:  # embedding_l2 and other layer penalties
+            loss = loss + ops.sum(ops.stack(self.losses))
+        return loss
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        # Ranking metrics within the batch: query i should rank its own
+        # candidate i first among the batch's candidates.
+        scores = y_pred
+        if self.remove_accidental_hits:
+            scores = ops.where(accidental_hits(x["in1"]), -np.inf, scores)
+        labels = ops.eye(ops.shape(scores)[0])
+        for metric in self.batch_metrics:
+            metric.update_state(labels, scores)
+        return self.get_metrics_result()
+
+    def get_config(self):
+        return {"name": self.name,
+                "hyperparameters": dict(self.hyperparameters),
+                "similarity": self.similarity,
+                "temperature": self.temperature,
+                "remove_accidental_hits": self.remove_accidental_hits,
+                "logq_correction": self.logq_correction}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def build_retrieval_model(hyperparameters=None, *, similarity="cosine",
+                          temperature=0.1, remove_accidental_hits=True,
+                          logq_correction=False, batch_metrics_k=(10,),
+                          compile=True, **kwargs):
+    """Builds (and by default compiles) a `RetrievalModel`.
+
+    The optimizer and learning rate come from the hyperparameters
+    (`optimizer`, `learning_rate`, `weight_decay`), as for Object2Vec.
+    Compiled, `fit` reports in-batch `hits_at_k` for each k of
+    `batch_metrics_k` beside the loss.
+
+    Example:
+
+    ```python
+    model = keras_o2v.retrieval.build_retrieval_model(
+        enc0_network="pooled_embedding", enc0_vocab_size=944,
+        enc0_max_seq_len=1, enc1_network="pooled_embedding",
+        enc1_vocab_size=1683, enc1_max_seq_len=1, enc_dim=64,
+        temperature=0.05, logq_correction=True)
+    model.fit(retrieval_dataset(users, items, 256,
+                                sampling_probabilities(items)), epochs=10)
+    ```
+    """
+    merged = {**(hyperparameters or {}), **kwargs}
+    model = RetrievalModel(merged, similarity=similarity,
+                           temperature=temperature,
+                           remove_accidental_hits=remove_accidental_hits,
+                           logq_correction=logq_correction)
+    if compile:
+        model.batch_metrics = [HitsAtK(k, name=f"batch_hits_at_{k}")
+                               for k in batch_metrics_k]
+        model.compile(optimizer=make_optimizer(model.hyperparameters))
+    return model
+
+
+def sampling_probabilities(in1):
+    """Per-example frequency of its `in1` in the data: the logQ estimate.
+
+    Args:
+        in1: int array `(n,)` or `(n, T)` (padded ids, compared whole).
+
+    Returns:
+        float32 `(n,)`: count of the example's candidate / n.
+    """
+    in1 = np.asarray(in1)
+    rows = in1.reshape(len(in1), -1)
+    _, inverse, counts = np.unique(rows, axis=0, return_inverse=True,
+                                   return_counts=True)
+    return (counts[inverse.reshape(-1)] / len(in1)).astype(np.float32)
+
+
+def retrieval_dataset(in0, in1, batch_size, sampling_probability=None,
+                      shuffle=True, seed=None, drop_remainder=True):
+    """`tf.data` of positive pairs from padded id arrays.
+
+    Args:
+        in0, in1: int arrays `(n, T0)` and `(n, T1)`, padded with 0.
+        batch_size: int. Pairs per batch = candidates per softmax.
+        sampling_probability: optional float `(n,)`, the logQ feature.
+        shuffle: bool. Reshuffle every epoch. Defaults to True.
+        seed: optional int for the shuffle.
+        drop_remainder: bool. Keep every softmax the same size. Defaults
+            to True.
+    """
+    features = {"in0": np.asarray(in0, np.int32),
+                "in1": np.asarray(in1, np.int32)}
+    if sampling_probability is not None:
+        features[SAMPLING_PROBABILITY] = np.asarray(sampling_probability,
+                                                    np.float32)
+    ds = tf.data.Dataset.from_tensor_slices(features)
+    if shuffle:
+        ds = ds.shuffle(len(features["in0"]), seed=seed,
+                        reshuffle_each_iteration=True)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(2)
