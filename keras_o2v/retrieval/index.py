@@ -156,7 +156,12 @@ class EmbeddingIndex:
         """Stored (normalised for cosine) vectors of `ids`."""
         return self.vectors[self.rows(ids)]
 
-    def _prepare_queries(self, queries):
+    def __contains__(self, item_id):
+        """Whether `item_id` is one of the indexed ids."""
+        return item_id in self._id_to_row
+
+    def prepare_queries(self, queries):
+        """Checks query vectors' shape; L2-normalises them for cosine."""
         queries = np.asarray(queries, np.float32)
         if queries.ndim != 2 or queries.shape[1] != self.dim:
             raise ValueError(f"`queries` must be a 2-D array (m, {self.dim})."
@@ -184,7 +189,7 @@ class EmbeddingIndex:
             admissible items is padded with id -1 (or "") and score -inf.
         """
         _check_k(k)
-        queries = self._prepare_queries(queries)
+        queries = self.prepare_queries(queries)
         if exclude is not None and len(exclude) != len(queries):
             raise ValueError(f"`exclude` must hold one id collection per "
                              f"query ({len(queries)}). Received: "

@@ -127,7 +127,7 @@ def evaluate_retrieval(index, queries, relevant, exclude=None, ks=(10,),
     """
     for k in ks:
         _check_k(k)
-    queries = index._prepare_queries(queries)
+    queries = index.prepare_queries(queries)
     if len(relevant) != len(queries):
         raise ValueError(f"`relevant` must hold one id collection per query "
                          f"({len(queries)}). Received: len(relevant)="
@@ -142,12 +142,12 @@ def evaluate_retrieval(index, queries, relevant, exclude=None, ks=(10,),
         block = queries[start:start + batch_size] @ index.vectors.T
         rel = np.zeros_like(block)
         for i, items in enumerate(relevant[start:start + len(block)]):
-            known = [x for x in items if x in index._id_to_row]
+            known = [x for x in items if x in index]
             missing += len(items) - len(known)
             rel[i, index.rows(known)] = 1.0
         if exclude is not None:
             for i, items in enumerate(exclude[start:start + len(block)]):
-                known = [x for x in items if x in index._id_to_row]
+                known = [x for x in items if x in index]
                 block[i, index.rows(known)] = -np.inf
             # A relevant item that is also excluded cannot be ranked.
             block[rel > 0] = np.where(np.isinf(block[rel > 0]), -1e30,
