@@ -110,6 +110,20 @@ class Object2Vec(keras.Model):
     def from_config(cls, config):
         return cls(**config)
 
+    def compile_from_config(self, config):
+        super().compile_from_config(config)
+        # `load_model` rebuilds the optimizer without its exclusions.
+        exclude_frozen_from_weight_decay(self)
+
+
+def exclude_frozen_from_weight_decay(model):
+    """Decoupled weight decay would shrink frozen pretrained rows."""
+    frozen = [encoder.token_embedding.embeddings
+              for encoder in (model.encoder0, model.encoder1)
+              if encoder.token_embedding.freezable_rows]
+    if frozen and getattr(model.optimizer, "weight_decay", None):
+        model.optimizer.exclude_from_weight_decay(var_list=frozen)
+
 
 def make_optimizer(hp):
     """The optimizer named by `hp["optimizer"]` with lr and weight decay.
@@ -146,14 +160,8 @@ def compile_object2vec(model):
             keras.metrics.RootMeanSquaredError(name="root_mean_squared_error"),
             keras.metrics.MeanAbsoluteError(name="mean_absolute_error"),
         ]
-    optimizer = make_optimizer(hp)
-    frozen = [encoder.token_embedding.embeddings
-              for encoder in (model.encoder0, model.encoder1)
-              if encoder.token_embedding.freezable_rows]
-    if frozen and hp["weight_decay"]:
-        # Decoupled weight decay would shrink frozen pretrained rows.
-        optimizer.exclude_from_weight_decay(var_list=frozen)
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    model.compile(optimizer=make_optimizer(hp), loss=loss, metrics=metrics)
+    exclude_frozen_from_weight_decay(model)
     return model
 
 

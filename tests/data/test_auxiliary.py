@@ -130,6 +130,13 @@ def test_freeze_keeps_pretrained_rows_and_oov_rows_learn(aux, write_jsonl,
         np.testing.assert_array_equal(
             loaded.encoder0.token_embedding.row_trainable.numpy(),
             1.0 - pretrained)
+        # Training the loaded model (its optimizer rebuilt from the file,
+        # weight decay on) still leaves the frozen rows alone.
+        ids = np.array([[2, 3, 4], [5, 1, 2]], np.int32)
+        loaded.fit({"in0": ids, "in1": ids[:, :2]}, np.array([0, 1]),
+                   epochs=2, verbose=0)
+        after = loaded.encoder0.token_embedding.embeddings.numpy()
+        np.testing.assert_array_equal(after[pretrained], table[pretrained])
 
 
 def test_pretrained_file_needs_vocab_and_auxiliary(aux, write_jsonl):
