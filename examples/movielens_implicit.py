@@ -115,7 +115,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--learning-rate", type=float, default=0.005)
     parser.add_argument("--embedding-l2", type=float, default=0.001)
-    parser.add_argument("--temperature", type=float, default=0.1)
+    parser.add_argument("--temperature", type=float, default=0.2)
     parser.add_argument("--similarity", default="cosine",
                         choices=("cosine", "dot"))
     parser.add_argument("--no-logq", action="store_true",
