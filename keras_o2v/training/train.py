@@ -55,7 +55,7 @@ class TrainResult:
 
 
 @contextlib.contextmanager
-def _data_errors(*channels):
+def data_errors(*channels):
     """Re-raises a channel's `ValueError` that tf.data wrapped."""
     try:
         yield
@@ -80,7 +80,7 @@ def evaluate(model, path, batch_size=EVAL_BATCH_SIZE):
     spec = RecordSpec.from_hyperparameters(hp)
     # The scan validates every record and gives the exact batch count.
     channel = _eval_channel(path, spec, batch_size, stats=scan(path, spec))
-    with _data_errors(channel):
+    with data_errors(channel):
         logs = model.evaluate(channel.as_dataset(), verbose=0,
                               return_dict=True)
     return {name: float(logs[name]) for name in metric_names(hp)}
@@ -242,7 +242,7 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
     sample = JsonlChannel(train, spec, batch_size, shuffle=False)
     sample_batch = sample.as_tensors(next(sample.batches()))
     with multi_worker_fit_fixes(model, strategy, sample_batch):
-        with _data_errors(train_channel, val_channel):
+        with data_errors(train_channel, val_channel):
             model.fit(
                 train_channel.as_dataset(), epochs=hp["epochs"],
                 validation_data=(val_channel.as_dataset()

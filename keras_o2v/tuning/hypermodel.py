@@ -1,0 +1,295 @@
+"""`Object2VecHyperModel`: the KerasTuner search space of Object2Vec."""
+
+import os
+
+import keras
+import keras_tuner
+
+from keras_o2v.data import JsonlChannel
+from keras_o2v.data import RecordSpec
+from keras_o2v.data import scan
+from keras_o2v.hyperparameters import ENCODER_NETWORKS
+from keras_o2v.hyperparameters import resolve_hyperparameters
+from keras_o2v.hyperparameters import to_sagemaker_strings
+from keras_o2v.models import build_object2vec
+from keras_o2v.training.pretrained import load_pretrained_embeddings
+from keras_o2v.training.train import EVAL_BATCH_SIZE
+from keras_o2v.training.train import data_errors
+from keras_o2v.tuning.space import ENCODER_KNOBS
+from keras_o2v.tuning.space import PROBLEM_FACTS
+from keras_o2v.tuning.space import TUNING_RANGES
+from keras_o2v.tuning.space import default_value
+from keras_o2v.tuning.space import dimension_default
+from keras_o2v.tuning.space import plan_search
+
+# Declaration order of the names that are not encoder-specific.
+_GLOBAL = ("enc_dim", "dropout", "optimizer", "learning_rate", "weight_decay",
+           "mini_batch_size", "epochs", "early_stopping_patience",
+           "early_stopping_tolerance", "mlp_layers")
+
+
+def _drop_implicit_token_dims(base, plan):
+    """Forgets a pooled token dim that only restates the given `enc_dim`.
+
+    SageMaker's rule makes a pooled token dim equal to `enc_dim`. When
+    `enc_dim` is tuned, a token dim copied from the given `enc_dim` must
+    follow the tuned value, not turn into a projection from the old one. A
+    dim that sizes pretrained vectors is kept.
+    """
+    if "enc_dim" not in plan.dimensions or "enc_dim" not in base:
+        return base
+    base = dict(base)
+    for prefix in ("enc0", "enc1"):
+        name = f"{prefix}_token_embedding_dim"
+        pretrained = base.get(f"{prefix}_pretrained_embedding_file") or (
+            prefix == "enc1" and base.get("enc0_pretrained_embedding_file"))
+        if pretrained:
+            continue  # the file's vector size: it must stay
+        if ("pooled_embedding" in plan.networks[prefix] and name in base
+                and str(base[name]).strip() == str(base["enc_dim"]).strip()):
+            del base[name]
+    return base
+
+
+class Object2VecHyperModel(keras_tuner.HyperModel):
+    """Object2Vec's search space, with SageMaker's defaults and ranges.
+
+    `build(hp)` declares every hyperparameter of SageMaker's tuning page
+    (OBJECT2VEC.md §1.1) that applies to the problem, with SageMaker's default
+    as the default and SageMaker's recommended range as the range, and returns
+    a compiled `Object2Vec` model. What is tuned and what is held fixed is
+    decided once, in the constructor (see `keras_o2v.tuning.space`):
+
+    * `enc_dim` (4-4096, log), `dropout` (0-1) and `optimizer` (the five) are
+      always tuned, overriding a value in `hyperparameters`, unless `fixed`
+      pins them;
+    * the other §1.1 names are tuned when `hyperparameters` leaves them unset
+      (except `epochs`), or exactly those listed in `tune`;
+    * `ranges` narrows a range or makes any other name tunable;
+    * everything else is `hp.Fixed` at the given or default value.
+
+    Encoder knobs live in conditional scopes on their network:
+    `encX_layers` under `hcnn` (default 4) and `bilstm` (default 1),
+    `encX_cnn_filter_width` under `hcnn`, `encX_token_embedding_dim` under
+    `hcnn` and `bilstm` (a `pooled_embedding` token dim is `enc_dim`).
+    `mlp_dim` and `mlp_activation` are conditional on `mlp_layers` > 0 when
+    the search may set it to 0. enc1's knobs exist only when `enc1_network`
+    names a network (with `"enc0"`, enc1 copies enc0's values).
+
+    `fit(hp, model, train, validation)` reads the JSON Lines channels with
+    `keras_o2v.data.JsonlChannel`, so `mini_batch_size`, `bucket_width` and
+    `negative_sampling_rate` of the trial apply, and stops early on the
+    validation loss with `early_stopping_patience` and
+    `early_stopping_tolerance`, as `keras_o2v.training.train` does.
+    Pretrained token vectors named by `encX_pretrained_embedding_file` are
+    loaded from `auxiliary` into every trial's model, as `train` does.
+
+    Args:
+        hyperparameters: dict. SageMaker-style map (strings or typed values)
+            holding the facts of the problem (`enc0_vocab_size`,
+            `enc0_max_seq_len`, `enc1_*` for a separate enc1 network,
+            `output_layer`, `num_classes`) and any settings.
+        tune: optional list of names to tune besides the core space. Defaults
+            to every §1.1 name `hyperparameters` leaves unset.
+        ranges: optional dict name -> `(low, high)` or list of choices.
+        fixed: optional dict name -> value, held with `hp.Fixed`.
+        auxiliary: optional directory of the auxiliary channel (JSON vocab
+            and pretrained embedding files).
+        seed: optional int. Every trial starts from the same seed (weights
+            and shuffling), so trials differ only in their hyperparameters.
+        name: optional name of the hypermodel.
+        **kwargs: more hyperparameters, overriding `hyperparameters`.
+
+    Raises:
+        ValueError: when a problem fact is missing or a setting is invalid,
+            before any search starts.
+
+    Example:
+
+    ```python
+    hypermodel = keras_o2v.tuning.Object2VecHyperModel(
+        {"enc0_network": "pooled_embedding", "enc0_vocab_size": "944",
+         "enc0_max_seq_len": "1", "output_layer": "mean_squared_error"},
+        ranges={"enc_dim": (16, 256)}, fixed={"mini_batch_size": 64})
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)  # the default configuration
+    hp.get("enc_dim")  # 256: SageMaker's 4096, clipped to the range
+    ```
+    """
+
+    def __init__(self, hyperparameters=None, *, tune=None, ranges=None,
+                 fixed=None, auxiliary=None, seed=None, name=None,
+                 **kwargs):
+        base = {**(hyperparameters or {}), **kwargs}
+        # Every given value is checked (names, ranges, problem facts) first.
+        resolve_hyperparameters({**base, **(fixed or {})})
+        self.plan = plan_search(base, tune=tune, ranges=ranges, fixed=fixed)
+        self.base = _drop_implicit_token_dims(base, self.plan)
+        if auxiliary is not None and not os.path.isdir(auxiliary):
+            raise ValueError(f"`auxiliary` must be a directory. Received: "
+                             f"auxiliary={auxiliary!r}")
+        self.auxiliary = auxiliary
+        self.seed = seed
+        super().__init__(name=name)
+        # Fail now, not in every trial: the default configuration must build.
+        self.resolved_default = resolve_hyperparameters(
+            self.trial_hyperparameters(keras_tuner.HyperParameters()))
+        self._stats = {}
+
+    # === Search space ===
+
+    def _declare(self, hp, name, network=None):
+        """Declares `name` on `hp` (tuned or fixed); returns its value."""
+        dimension = self.plan.dimensions.get(name)
+        if dimension is None:
+            value = (self.plan.fixed[name] if name in self.plan.fixed
+                     else default_value(name, self.base, network))
+            return hp.Fixed(name, value)
+        default = dimension_default(dimension, self.base, network)
+        if dimension.is_choice:
+            return hp.Choice(name, list(dimension.values), default=default)
+        sampling = "log" if dimension.log else "linear"
+        if dimension.is_int:
+            return hp.Int(name, int(dimension.low), int(dimension.high),
+                          sampling=sampling, default=int(default))
+        return hp.Float(name, float(dimension.low), float(dimension.high),
+                        sampling=sampling, default=float(default))
+
+    def _declare_encoder(self, hp, prefix, values):
+        network_name = f"{prefix}_network"
+        values[network_name] = self._declare(hp, network_name)
+        networks = [n for n in self.plan.networks[prefix]
+                    if n in ENCODER_NETWORKS]
+        for knob, users in ENCODER_KNOBS.items():
+            name = f"{prefix}_{knob}"
+            if prefix == "enc1" and self.plan.tied and (
+                    knob == "token_embedding_dim"):
+                continue  # one shared table: enc0's dim (set below)
+            using = [n for n in networks if n in users]
+            # Layer counts get one scope per network: their defaults differ
+            # ("auto" is 4 for hcnn, 1 for bilstm).
+            groups = ([[n] for n in using] if knob == "layers"
+                      else [using] if using else [])
+            for group in groups:
+                with hp.conditional_scope(network_name, group):
+                    value = self._declare(hp, name, network=group[0])
+                if value is not None:
+                    values[name] = value
+
+    def trial_hyperparameters(self, hp):
+        """Declares the space on `hp`; returns the trial's SageMaker map.
+
+        The map is `hyperparameters`, then `fixed`, then the values `hp`
+        holds for this trial (defaults for a fresh `hp`), as typed values.
+        """
+        values = {**self.base, **self.plan.fixed}
+        for name in _GLOBAL:
+            values[name] = self._declare(hp, name)
+        mlp_layers = self.plan.dimensions.get("mlp_layers")
+        if mlp_layers is not None and mlp_layers.low == 0:
+            active = list(range(1, int(mlp_layers.high) + 1))
+            with hp.conditional_scope("mlp_layers", active):
+                for name in ("mlp_dim", "mlp_activation"):
+                    value = self._declare(hp, name)
+                    if value is not None:
+                        values[name] = value
+        elif self.plan.mlp:
+            for name in ("mlp_dim", "mlp_activation"):
+                values[name] = self._declare(hp, name)
+        for prefix in ("enc0", "enc1"):
+            self._declare_encoder(hp, prefix, values)
+        if self.plan.tied and "enc0_token_embedding_dim" in values:
+            values["enc1_token_embedding_dim"] = values[
+                "enc0_token_embedding_dim"]
+        # Names made tunable or fixed beyond §1.1, e.g. `embedding_l2`.
+        declared = set(_GLOBAL) | {"mlp_dim", "mlp_activation"}
+        for name in [*self.plan.dimensions, *self.plan.fixed]:
+            if (name not in declared and name not in TUNING_RANGES
+                    and name not in PROBLEM_FACTS
+                    and not name.endswith("_network")):
+                values[name] = self._declare(hp, name)
+                declared.add(name)
+        return values
+
+    def declare_hyperparameters(self, hp):
+        """Registers the whole space, every conditional scope included."""
+        self.trial_hyperparameters(hp)
+
+    def sagemaker_hyperparameters(self, hp):
+        """The trial's map as SageMaker strings (for `keras-o2v train`)."""
+        return to_sagemaker_strings(self.trial_hyperparameters(hp.copy()))
+
+    def build(self, hp):
+        """The compiled `Object2Vec` of the trial `hp` (see above)."""
+        values = self.trial_hyperparameters(hp)
+        if self.seed is not None:
+            keras.utils.set_random_seed(self.seed)
+        model = build_object2vec(values)
+        load_pretrained_embeddings(model, self.auxiliary, self.seed)
+        return model
+
+    # === Training ===
+
+    def channel_stats(self, path, spec):
+        """`keras_o2v.data.scan` of a channel, validated once and cached."""
+        key = (path, repr(spec))  # RecordSpec holds a dict: not hashable
+        if key not in self._stats:
+            self._stats[key] = scan(path, spec)
+        return self._stats[key]
+
+    def fit(self, hp, model, train, validation=None, callbacks=None,
+            epochs=None, initial_epoch=0, fit_verbose=0, **kwargs):
+        """Trains `model` on the JSON Lines channels of the search.
+
+        Args:
+            hp: the trial's `HyperParameters` (its values are already in
+                `model.hyperparameters`).
+            model: the `Object2Vec` model from `build(hp)`.
+            train: path of the train channel.
+            validation: path of the validation channel; the objective is
+                computed on it.
+            callbacks: KerasTuner's callbacks (checkpoint of the best epoch).
+            epochs: optional epoch count (Hyperband sets it); defaults to the
+                trial's `epochs`.
+            initial_epoch: int. First epoch (Hyperband resumes trials).
+            fit_verbose: Keras `fit` verbosity. Defaults to 0.
+            **kwargs: passed to `model.fit`.
+
+        Returns:
+            The Keras `History`.
+        """
+        if validation is None:
+            raise keras_tuner.errors.FatalValueError(
+                "`validation` is required: the objective is a validation "
+                "metric. Received: validation=None")
+        values = model.hyperparameters
+        spec = RecordSpec.from_hyperparameters(values)
+        train_channel = JsonlChannel(
+            train, spec, values["mini_batch_size"], shuffle=True,
+            bucket_width=values["bucket_width"],
+            negative_sampling_rate=values["negative_sampling_rate"],
+            seed=self.seed, stats=self.channel_stats(train, spec))
+        val_channel = JsonlChannel(
+            validation, spec, EVAL_BATCH_SIZE, shuffle=False,
+            stats=self.channel_stats(validation, spec))
+        callbacks = list(callbacks or []) + [
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=values["early_stopping_patience"],
+                min_delta=values["early_stopping_tolerance"],
+                restore_best_weights=True),
+            keras.callbacks.TerminateOnNaN(),
+        ]
+        try:
+            with data_errors(train_channel, val_channel):
+                return model.fit(
+                    train_channel.as_dataset(),
+                    epochs=values["epochs"] if epochs is None else epochs,
+                    initial_epoch=initial_epoch,
+                    validation_data=val_channel.as_dataset(),
+                    callbacks=callbacks, verbose=fit_verbose, shuffle=False,
+                    **kwargs)
+        except ValueError as e:
+            if e is train_channel.error or e is val_channel.error:
+                # Bad data fails every trial alike: stop the search.
+                raise keras_tuner.errors.FatalValueError(str(e)) from None
+            raise
