@@ -16,11 +16,12 @@ found, so they start at the same scale; row 0 (padding) is zero.
 """
 
 import dataclasses
-import gzip
 import json
 import os
 
 import numpy as np
+
+from keras_o2v.data.jsonl import open_data_file
 
 
 @dataclasses.dataclass
@@ -36,10 +37,6 @@ class PretrainedMatrix:
     @property
     def oov_rate(self):
         return self.oov_words / max(1, self.vocab_words)
-
-
-def _open_text(path):
-    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
 
 
 def load_vocab(path, vocab_size):
@@ -62,7 +59,7 @@ def load_vocab(path, vocab_size):
             seen[word] = token_id
         return seen
 
-    with _open_text(path) as f:
+    with open_data_file(path) as f:
         try:
             vocab = json.load(f, object_pairs_hook=pairs_hook)
         except json.JSONDecodeError as e:
@@ -120,7 +117,7 @@ def pretrained_matrix(vocab, embedding_path, vocab_size, dim, seed=None):
     seen = {}
     rows = 0
     file_dim = None
-    with _open_text(embedding_path) as f:
+    with open_data_file(embedding_path) as f:
         for lineno, line in enumerate(f, start=1):
             line = line.rstrip(b"\r\n")
             if not line.strip():

@@ -87,7 +87,8 @@ def list_files(path):
     return [path]
 
 
-def _open(path):
+def open_data_file(path):
+    """Opens `path` for reading bytes, decompressing a `.gz` file."""
     if path.endswith(".gz"):
         return gzip.open(path, "rb")
     return open(path, "rb")
@@ -260,7 +261,7 @@ def read_records(path, spec, chunk_lines=DEFAULT_CHUNK_LINES):
         ValueError: on the first bad record, naming file, line and field.
     """
     for file in list_files(path):
-        with _open(file) as f:
+        with open_data_file(file) as f:
             first_lineno = 1
             while True:
                 lines = list(itertools.islice(f, chunk_lines))

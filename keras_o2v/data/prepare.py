@@ -26,7 +26,7 @@ import os
 import keras
 import orjson
 
-from keras_o2v.data.auxiliary import _open_text
+from keras_o2v.data.jsonl import open_data_file
 from keras_o2v.atomic import temp_name
 
 PAD, UNK = "<pad>", "<unk>"
@@ -99,7 +99,7 @@ def read_pairs(path, text0, text1, label=None, delimiter=None):
     """
     columns = [c for c in (text0, text1, label) if c is not None]
     if path.endswith((".jsonl", ".json", ".jsonl.gz")):
-        with _open_text(path) as f:
+        with open_data_file(path) as f:
             for lineno, line in enumerate(f, start=1):
                 if not line.strip():
                     continue
@@ -205,7 +205,7 @@ def prepare(train, output_dir, text0, text1, label=None, validation=None,
         if embeddings is None:
             raise ValueError("`extend_with_embeddings=True` needs an "
                              "`embeddings` file. Received: embeddings=None")
-        with _open_text(embeddings) as f:
+        with open_data_file(embeddings) as f:
             has_vector = {line.split(b" ", 1)[0].decode("utf-8", "replace")
                           for line in f}
         known = set(words)
@@ -283,7 +283,7 @@ def trim_embeddings(path, words, out_path):
     wanted = {w.encode("utf-8") for w in words[2:]}
     wanted |= {w.lower() for w in wanted}
     written = 0
-    with _open_text(path) as f, open(out_path, "wb") as out:
+    with open_data_file(path) as f, open(out_path, "wb") as out:
         for line in f:
             word = line.split(b" ", 1)[0]
             if word in wanted:

@@ -58,15 +58,16 @@ def is_multi_worker(strategy):
 
 
 def task_info(strategy):
-    """(task_type, task_id, is_chief) of this process."""
+    """(task_type, task_id, is_chief) of this process.
+
+    The chief is the first task of `worker_shard`'s order: the `chief` task,
+    or worker 0 in a cluster without one.
+    """
     if not is_multi_worker(strategy):
         return None, 0, True
     resolver = strategy.cluster_resolver
-    task_type, task_id = resolver.task_type, resolver.task_id
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    chief = (task_type == "chief" or task_type is None
-             or (task_type == "worker" and task_id == 0 and not has_chief))
-    return task_type, task_id, chief
+    return (resolver.task_type, resolver.task_id,
+            worker_shard(strategy)[1] == 0)
 
 
 def worker_shard(strategy):

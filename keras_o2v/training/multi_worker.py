@@ -53,13 +53,14 @@ def multi_worker_fit_fixes(model, strategy, sample_batch):
         model: compiled Keras model, created in `strategy.scope()`.
         strategy: the `tf.distribute` strategy; other strategies pass
             through untouched.
-        sample_batch: `(x, y)` of plain arrays, one batch of the data.
+        sample_batch: callable returning `(x, y)` of plain arrays, one batch
+            of the data; only called under a multi-worker strategy.
     """
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         yield
         return
     with strategy.scope():
-        model._symbolic_build(data_batch=sample_batch)
+        model._symbolic_build(data_batch=sample_batch())
     original = tf_trainer.reduce_per_replica
     model._maybe_symbolic_build = lambda *args, **kwargs: None
     tf_trainer.reduce_per_replica = _patched_reduce(original)

@@ -99,13 +99,12 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         # Keep this epoch's and the previous epoch's files only.
         keep = {_state_path(self.state_dir, e) for e in (epoch, epoch - 1)}
         keep.add(weights)
+        keep |= self._referenced(keep)
         for name in os.listdir(self.state_dir):
             path = os.path.join(self.state_dir, name)
             if (name.startswith(("early_stopping_epoch", "best_weights_epoch"))
                     and path not in keep):
-                previous = self._referenced(keep)
-                if path not in previous:
-                    os.remove(path)
+                os.remove(path)
 
     @staticmethod
     def _referenced(state_files):

@@ -187,15 +187,16 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
     if shuffle_buffer is not None:
         channel_kwargs["shuffle_buffer"] = shuffle_buffer
     num_workers, worker_index = worker_shard(strategy)
-    if num_workers > 1 and len(list_files(train)) >= num_workers:
+    train_files = list_files(train)
+    if num_workers > 1 and len(train_files) >= num_workers:
         # A directory of files: each worker reads its own files. Their batch
         # counts differ, so no exact count is declared.
         channel_kwargs.update(num_shards=num_workers,
                               shard_index=worker_index)
         logger.info("Worker %d of %d reads %d of the %d train files.",
                     worker_index, num_workers,
-                    len(list_files(train)[worker_index::num_workers]),
-                    len(list_files(train)))
+                    len(train_files[worker_index::num_workers]),
+                    len(train_files))
     train_channel = JsonlChannel(
         train, spec, batch_size, shuffle=True,
         bucket_width=hp["bucket_width"],
@@ -239,9 +240,8 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
         all_callbacks.append(keras.callbacks.BackupAndRestore(
             backup_dir, delete_checkpoint=True))
     all_callbacks.extend(callbacks or [])
-    sample = JsonlChannel(train, spec, batch_size, shuffle=False)
-    sample_batch = sample.as_tensors(next(sample.batches()))
-    with multi_worker_fit_fixes(model, strategy, sample_batch):
+    with multi_worker_fit_fixes(model, strategy,
+                                lambda: _first_batch(train, spec, batch_size)):
         with data_errors(train_channel, val_channel):
             model.fit(
                 train_channel.as_dataset(), epochs=hp["epochs"],
@@ -258,6 +258,12 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
         logger.info("Wrote %s, %s and %s to %s.", MODEL_FILE,
                     HYPERPARAMETERS_FILE, METRICS_FILE, model_dir)
     return TrainResult(model, metrics, history, hp)
+
+
+def _first_batch(path, spec, batch_size):
+    """The first batch of a channel, in file order, as arrays."""
+    channel = JsonlChannel(path, spec, batch_size, shuffle=False)
+    return channel.as_tensors(next(channel.batches()))
 
 
 def _final_metrics(model, hp, history, validation, test):
