@@ -86,12 +86,29 @@ def padded(lists):
     return out
 
 
+def class_path(path):
+    """Where `run(..., to_class=...)` writes `path` with class labels."""
+    return path[:-len(".jsonl")] + ".classes.jsonl"
+
+
+def write_classes(path, to_class):
+    """Writes `path` with each label mapped by `to_class` (`class_path`)."""
+    with open(path) as f, open(class_path(path), "w") as out:
+        for line in f:
+            row = json.loads(line)
+            out.write(json.dumps({**row, "label": to_class(row["label"])})
+                      + "\n")
+    return class_path(path)
+
+
 def run(args, files, columns, hyperparameters, label_map=None,
-        delimiter=None, task="task"):
+        delimiter=None, task="task", to_class=None):
     """Prepares, trains, and returns (figures, test labels, outputs).
 
-    `outputs` holds the model's test predictions (`"predictions"`) and the
-    cosine similarity of the two sentences' encoder-0 embeddings
+    `to_class`, if given, maps each prepared (numeric) label to the class
+    the model is trained on (`SPLIT.classes.jsonl` beside the prepared
+    files, which keep the original labels, as do the returned test labels). `outputs` holds the model's test predictions (`"predictions"`) and
+    the cosine similarity of the two sentences' encoder-0 embeddings
     (`"cosine"`).
     """
     start = time.perf_counter()
@@ -110,11 +127,14 @@ def run(args, files, columns, hyperparameters, label_map=None,
         hp[name] = value
     paths = {s: os.path.join(data, f"{s}.jsonl")
              for s in ("train", "validation", "test")}
+    if to_class:
+        paths = {s: write_classes(p, to_class) for s, p in paths.items()}
     result = train(paths["train"], hp, validation=paths["validation"],
                    test=paths["test"], auxiliary=data, seed=args.seed,
                    model_dir=os.path.join(work, "model"),
                    verbose=args.verbose)
-    rows = [json.loads(line) for line in open(paths["test"])]
+    rows = [json.loads(line) for line in open(os.path.join(data,
+                                                           "test.jsonl"))]
     gold = np.array([r["label"] for r in rows], np.float64)
     in0 = padded([r["in0"] for r in rows])
     in1 = padded([r["in1"] for r in rows])

@@ -1,5 +1,5 @@
 """`keras-o2v` command line: train, evaluate, embed, export, serve, predict,
-demo-data, index, evaluate-retrieval.
+demo-data, index, evaluate-retrieval, visualize.
 
 The only place that turns errors into exit codes: a `ValueError` (bad data,
 bad hyperparameter) prints one `error: ...` line and exits with status 2.
@@ -8,7 +8,13 @@ bad hyperparameter) prints one `error: ...` line and exits with status 2.
 import argparse
 import json
 import logging
+import os
 import sys
+
+import numpy as np
+
+from keras_o2v.visualization import METHODS
+from keras_o2v.visualization import METHOD_NAMES
 
 
 def _parse_set(items):
@@ -250,6 +256,153 @@ def _cmd_evaluate_retrieval(args):
                      indent=2, sort_keys=True))
 
 
+def _line_numbers(path):
+    """File line number of each non-blank line, as `read_jsonl` counts."""
+    with open(path, "rb") as f:
+        return [n for n, line in enumerate(f, 1) if line.strip()]
+
+
+def _column(rows, path, field, flag):
+    """`row[field]` of every row; a missing one names its file line."""
+    for i, row in enumerate(rows):
+        if field not in row:
+            raise ValueError(
+                f"{path}:{_line_numbers(path)[i]}: field `{field}` ({flag}) "
+                f"missing; every line must hold it. Keys on that line: "
+                f"{sorted(row)}")
+    return [row[field] for row in rows]
+
+
+def _cell(value):
+    # Lists (several genres) become one category/label; null an empty one.
+    if isinstance(value, list):
+        return "|".join(map(str, value))
+    return "" if value is None else value
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _read_embeddings(path):
+    """`(rows, float32 vectors)` of `{"embeddings": [...]}` lines."""
+    from keras_o2v.retrieval.recommend import read_jsonl
+
+    rows = read_jsonl(path)
+    values = _column(rows, path, "embeddings", "as `keras-o2v embed` writes")
+    width = len(values[0]) if values and isinstance(values[0], list) else 0
+    for i, vector in enumerate(values):
+        if not (isinstance(vector, list) and vector and len(vector) == width
+                and all(map(_is_number, vector))):
+            raise ValueError(
+                f"{path}:{_line_numbers(path)[i]}: field `embeddings` must "
+                f"be a non-empty list of numbers, as long as the first "
+                f"line's ({width}). Received: {vector!r:.80}")
+    return rows, np.asarray(values, np.float32).reshape(len(values), width)
+
+
+def _cmd_visualize(args):
+    from keras_o2v.instances import input_specs
+    from keras_o2v.instances import to_arrays
+    from keras_o2v.inference import embed
+    from keras_o2v.retrieval.recommend import read_jsonl
+    from keras_o2v.visualization import check_method
+    from keras_o2v.visualization import export_projector
+    from keras_o2v.visualization import plot_embeddings
+
+    if not (args.output or args.projector_dir):
+        raise ValueError("`visualize` needs --output (PNG map) and/or "
+                         "--projector-dir (TensorBoard projector files).")
+    if args.embeddings is None and (args.input is None or
+                                    args.model_dir is None):
+        raise ValueError("`visualize` needs --model-dir and --input "
+                         "(instances to embed), or --embeddings (what "
+                         "`keras-o2v embed` writes).")
+    if args.embeddings is not None and args.model_dir is not None:
+        raise ValueError("`--model-dir` is not used with --embeddings: the "
+                         "vectors are already computed.")
+    if args.max_points is not None and args.max_points < 2:
+        raise ValueError(f"`--max-points` must be at least 2. Received: "
+                         f"--max-points {args.max_points}")
+    if args.max_labels < 0:
+        raise ValueError(f"`--max-labels` must be 0 or more. Received: "
+                         f"--max-labels {args.max_labels}")
+    if args.output:
+        check_method(args.method)  # before minutes of embedding
+
+    # `path` holds the rows that give labels: --input, else --embeddings.
+    path = args.input
+    rows = read_jsonl(path) if path else None
+    if args.embeddings is not None:
+        embedded_rows, vectors = _read_embeddings(args.embeddings)
+        if rows is not None and len(rows) != len(vectors):
+            raise ValueError(
+                f"{path} holds {len(rows)} instances but "
+                f"{args.embeddings} holds {len(vectors)} embeddings; "
+                f"`keras-o2v embed` writes one per input line, in order.")
+        if rows is None:
+            rows, path = embedded_rows, args.embeddings
+    if len(rows) < 2:
+        raise ValueError(f"{path} must hold at least 2 instances to draw a "
+                         f"map. Received: {len(rows)}")
+    labels = colors = None
+    if args.labels_field:
+        labels = [str(_cell(v)) for v in _column(
+            rows, path, args.labels_field, "--labels-field")]
+    if args.color_field:
+        colors = [_cell(v) for v in _column(rows, path, args.color_field,
+                                            "--color-field")]
+        if not all(map(_is_number, colors)):
+            colors = [str(c) for c in colors]  # categories, not a scale
+    channel = args.channel
+    if args.embeddings is None:
+        if channel is None:
+            channel = ("in1" if "in1" in rows[0] and "in0" not in rows[0]
+                       else "in0")
+        _column(rows, path, channel, "--channel")
+
+    keep = np.arange(len(rows))
+    if args.max_points is not None and len(rows) > args.max_points:
+        keep = np.sort(np.random.default_rng(args.seed).choice(
+            len(rows), args.max_points, replace=False))
+    if args.embeddings is not None:
+        vectors = vectors[keep]
+    else:
+        model = _load_any_model(args.model_dir)
+        instances = [{channel: rows[i][channel]} for i in keep]
+        lines = _line_numbers(path)
+        # Checked here so that an error names the file line.
+        to_arrays(instances,
+                  {channel: input_specs(model.hyperparameters)[channel]},
+                  locate=lambda i: f"{path}:{lines[keep[i]]}")
+        vectors = embed(model, instances, channel=channel)
+    if labels is not None:
+        labels = [labels[i] for i in keep]
+    if colors is not None:
+        colors = [colors[i] for i in keep]
+
+    if args.output:
+        plot_embeddings(vectors, args.output, labels=labels, colors=colors,
+                        method=args.method, title=args.title,
+                        max_labels=args.max_labels, seed=args.seed,
+                        colors_title=args.color_field)
+        print(f"Wrote a {METHOD_NAMES[args.method]} map of {len(vectors)} "
+              f"embeddings to {args.output}")
+    if args.projector_dir:
+        metadata = {}
+        for field, values in ((args.labels_field, labels),
+                              (args.color_field, colors)):
+            if values is not None:
+                metadata.setdefault(field, values)
+        if len(metadata) == 1:  # one column: no header row
+            metadata = next(iter(metadata.values()))
+        paths = export_projector(vectors, args.projector_dir,
+                                 metadata=metadata or None)
+        print(f"Wrote {len(vectors)} vectors to {args.projector_dir} "
+              f"({', '.join(os.path.basename(p) for p in paths.values())}); "
+              f"tensorboard --logdir {args.projector_dir}")
+
+
 def _cmd_tune(args):
     try:
         from keras_o2v.tuning import run_search
@@ -475,6 +628,41 @@ def build_parser():
                    help="cut-off (repeatable; default 10)")
     p.add_argument("--split", default="test", help="metric prefix")
     p.set_defaults(func=_cmd_evaluate_retrieval, k=None)
+
+    p = sub.add_parser(
+        "visualize", help="2-D map (PNG) and TensorBoard projector files",
+        description="Embeds instances with a trained model (or reads "
+                    "precomputed embeddings) and writes a 2-D map as PNG "
+                    "(PCA; t-SNE with scikit-learn, UMAP with umap-learn) "
+                    "and/or TensorBoard Embedding Projector files.")
+    p.add_argument("--model-dir", help="model that embeds --input")
+    p.add_argument("--input",
+                   help="JSON Lines of {\"in0\": [...]} or {\"in1\": "
+                        "[...]} plus label fields; with --embeddings, only "
+                        "the labels (one line per embedding)")
+    p.add_argument("--embeddings",
+                   help="JSON Lines of {\"embeddings\": [...]} (what "
+                        "`keras-o2v embed` writes) instead of --model-dir")
+    p.add_argument("--channel", choices=("in0", "in1"),
+                   help="encoder (default: the field on the first line)")
+    p.add_argument("--labels-field", metavar="NAME",
+                   help="field written beside points and in metadata.tsv")
+    p.add_argument("--color-field", metavar="NAME",
+                   help="field that colours points (categories or numbers)")
+    p.add_argument("--method", default="pca", choices=METHODS,
+                   help="2-D projection of the PNG (default pca)")
+    p.add_argument("--output", metavar="MAP.png", help="PNG map")
+    p.add_argument("--projector-dir", metavar="DIR",
+                   help="writes vectors.tsv, metadata.tsv and "
+                        "projector_config.pbtxt")
+    p.add_argument("--max-points", type=int,
+                   help="random sample of at most this many instances")
+    p.add_argument("--max-labels", type=int, default=40,
+                   help="text labels drawn on the map (default 40)")
+    p.add_argument("--title", help="map title")
+    p.add_argument("--seed", type=int, default=0,
+                   help="sample, t-SNE/UMAP and labelled points")
+    p.set_defaults(func=_cmd_visualize)
     return parser
 
 

@@ -18,6 +18,11 @@ implicit:
   on the token vectors each batch looks up (see `TokenEmbedding`): the
   per-example regularisation of matrix factorisation, which decoupled
   `weight_decay` on the whole table cannot give.
+* `tied_encoder_weights` (a keras_o2v extension, default False) makes
+  encoder 1 the very layer of encoder 0 (a siamese tower, as InferSent and
+  sentence-transformers train), which SageMaker cannot do ("you can't share
+  parameter values"). It needs enc1 to be configured as enc0 (apart from
+  `max_seq_len`) and implies `tied_token_embedding_weight=True`.
 * `token_embedding_storage_type="row_sparse"` trains the token tables with
   lazy row updates (`keras_o2v.optimizers`: only the rows a batch looks up,
   and their optimizer slots, are touched). No other setting is rejected with
@@ -140,6 +145,7 @@ SPECS = {
         # keras_o2v extensions: optional, and off by default, so SageMaker
         # configs behave as SageMaker's.
         Spec("embedding_l2", "float", 0.0, 0.0, 100.0, extension=True),
+        Spec("tied_encoder_weights", "bool", False, extension=True),
     ]
 }
 EXTENSIONS = tuple(name for name, spec in SPECS.items() if spec.extension)
@@ -299,6 +305,7 @@ def resolve_hyperparameters(hyperparameters=None, **kwargs):
     _resolve_enc1(resolved, explicit)
     for prefix in ("enc0", "enc1"):
         _resolve_encoder(resolved, explicit, prefix)
+    _resolve_tied_encoders(resolved, explicit)
     _check_cross_field(resolved)
     return resolved
 
@@ -363,6 +370,28 @@ def _resolve_encoder(resolved, explicit, prefix):
     if network == "pooled_embedding" and dim_name not in explicit:
         # SageMaker's rule: a pooled encoder's token dim is enc_dim.
         resolved[dim_name] = resolved["enc_dim"]
+
+
+def _resolve_tied_encoders(resolved, explicit):
+    """One encoder for both inputs: enc1 must be configured as enc0."""
+    if not resolved["tied_encoder_weights"]:
+        return
+    if explicit.get("tied_token_embedding_weight") is False:
+        raise ValueError(
+            "`tied_encoder_weights=True` shares the whole encoder, token "
+            "embedding included, so `tied_token_embedding_weight` cannot be "
+            "False. Received: tied_token_embedding_weight=False")
+    resolved["tied_token_embedding_weight"] = True
+    # max_seq_len only truncates the data: one encoder reads any length.
+    for field in ("network",) + tuple(f for f in ENCODER_FIELDS
+                                      if f != "max_seq_len"):
+        v0, v1 = resolved[f"enc0_{field}"], resolved[f"enc1_{field}"]
+        if v0 != v1:
+            raise ValueError(
+                f"`tied_encoder_weights=True` uses encoder 0 for both "
+                f"inputs, so `enc1_{field}` must equal `enc0_{field}` (or "
+                f"set `enc1_network='enc0'`). Received: enc0_{field}={v0!r}, "
+                f"enc1_{field}={v1!r}")
 
 
 def _check_cross_field(resolved):

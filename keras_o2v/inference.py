@@ -32,7 +32,7 @@ def _in_batches(fn, n, batch_size):
 
 
 def _encode_padded(model, channel, ids, batch_size):
-    encoder = model.get_layer(f"encoder{channel[-1]}")
+    encoder = getattr(model, f"encoder{channel[-1]}")
     if not len(ids):
         return np.zeros((0, encoder.enc_dim), np.float32)
     return _in_batches(lambda s: encoder(ids[s], training=False), len(ids),

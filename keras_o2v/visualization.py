@@ -17,6 +17,7 @@ import numpy as np
 from keras_o2v.atomic import atomic_path
 
 METHODS = ("pca", "tsne", "umap")
+METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 PROJECTOR_CONFIG = "projector_config.pbtxt"
 VECTORS_TSV = "vectors.tsv"
 METADATA_TSV = "metadata.tsv"
@@ -41,48 +42,29 @@ def pca_2d(vectors):
     return out
 
 
-def project_2d(vectors, method="pca", seed=0):
-    """2-D coordinates by PCA, t-SNE (scikit-learn) or UMAP (umap-learn)."""
+def _check_method(method):
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {list(METHODS)}. "
                          f"Received: method={method!r}")
-    if method == "pca":
-        return pca_2d(vectors)
-    x = _check_vectors(vectors)
+
+
+def _reducer(method):
+    """The t-SNE or UMAP class; a missing library says what to install."""
     try:
         if method == "tsne":
             from sklearn.manifold import TSNE
-            return TSNE(2, random_state=seed,
-                        perplexity=min(30.0, len(x) - 1.0)).fit_transform(x)
-        import umap
-        return umap.UMAP(random_state=seed).fit_transform(x)
+            return TSNE
+        from umap import UMAP
+        return UMAP
     except ImportError as e:
         package = "scikit-learn" if method == "tsne" else "umap-learn"
+        extra = ", or pip install 'keras-o2v[viz]'" if method == "tsne" else ""
         raise ValueError(f"`method={method!r}` needs {package}: pip install "
-                         f"{package} ({e}). `method='pca'` needs nothing."
-                         ) from None
+                         f"{package}{extra} (import failed: {e}). "
+                         "`method='pca'` needs nothing.") from None
 
 
-def plot_embeddings(vectors, path, labels=None, colors=None, method="pca",
-                    title=None, max_labels=40, seed=0):
-    """Saves a 2-D scatter plot of `vectors` as a PNG.
-
-    Args:
-        vectors: float array `(n, dim)`.
-        path: output `.png` path (written atomically).
-        labels: optional `n` strings; up to `max_labels` of them, spread
-            over the data, are written beside their points (all of them when
-            `n <= max_labels`).
-        colors: optional `n` category names (a legend is drawn, up to 20
-            categories) or numbers (a colour bar).
-        method: `"pca"`, `"tsne"` or `"umap"`. Defaults to `"pca"`.
-        title: optional figure title.
-        max_labels: int. Most text labels drawn.
-        seed: int. For t-SNE/UMAP and the choice of labelled points.
-
-    Returns:
-        `(n, 2)` coordinates that were plotted.
-    """
+def _pyplot():
     try:
         import matplotlib
         matplotlib.use("Agg")  # no display needed
@@ -90,47 +72,170 @@ def plot_embeddings(vectors, path, labels=None, colors=None, method="pca",
     except ImportError as e:
         raise ValueError("Plots need matplotlib: pip install "
                          f"'keras-o2v[viz]' ({e}).") from None
-    xy = project_2d(vectors, method, seed)
-    n = len(xy)
+    return plt
+
+
+def check_method(method, plot=True):
+    """Raises the error `plot_embeddings` would raise for a missing library.
+
+    Lets a caller fail before computing embeddings, not after.
+
+    Args:
+        method: `"pca"`, `"tsne"` or `"umap"`.
+        plot: bool. Also require matplotlib.
+    """
+    _check_method(method)
+    if method != "pca":
+        _reducer(method)
+    if plot:
+        _pyplot()
+
+
+def project_2d(vectors, method="pca", seed=0):
+    """2-D coordinates by PCA, t-SNE (scikit-learn) or UMAP (umap-learn)."""
+    _check_method(method)
+    if method == "pca":
+        return pca_2d(vectors)
+    x = _check_vectors(vectors)
+    reducer = _reducer(method)
+    if method == "tsne":
+        # scikit-learn requires perplexity < n_samples.
+        return reducer(2, random_state=seed,
+                       perplexity=min(30.0, len(x) - 1.0)).fit_transform(x)
+    # UMAP needs n_neighbors < n_samples; a seed makes it single-threaded
+    # anyway (it warns unless told).
+    return reducer(n_neighbors=int(max(2, min(15, len(x) - 1))),
+                   random_state=seed, n_jobs=1).fit_transform(x)
+
+
+def spread_order(xy, count, seed=0):
+    """`count` point indices, each the farthest from those before it.
+
+    Greedy farthest-point order on coordinates scaled to the unit square, so
+    that labelled points cover the map instead of crowding its dense parts.
+    The first point is drawn at random with `seed`.
+    """
+    xy = np.asarray(xy, np.float64)
+    low, span = xy.min(axis=0), np.ptp(xy, axis=0)
+    z = (xy - low) / np.where(span > 0, span, 1.0)
+    order = [int(np.random.default_rng(seed).integers(len(z)))]
+    distance = np.linalg.norm(z - z[order[0]], axis=1)
+    for _ in range(min(count, len(z)) - 1):
+        order.append(int(distance.argmax()))
+        distance = np.minimum(distance,
+                              np.linalg.norm(z - z[order[-1]], axis=1))
+    return order
+
+
+def _shorten(text, width=30):
+    text = " ".join(str(text).split())  # one line
+    return text if len(text) <= width else text[:width - 1] + "\u2026"
+
+
+def _annotate(ax, xy, labels, max_labels, seed):
+    """Labels up to `max_labels` spread points; none overlap or leave `ax`.
+
+    Axes limits and layout must be final: boxes are measured in pixels.
+    """
+    renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    placed = []
+    # Candidates beyond `max_labels`: those that collide are skipped.
+    for i in spread_order(xy, 10 * max_labels, seed):
+        if len(placed) == max_labels:
+            break
+        for dx, align in ((4, "left"), (-4, "right")):  # right, else left
+            text = ax.annotate(
+                _shorten(labels[i]), xy[i], xytext=(dx, 3),
+                textcoords="offset points", ha=align, fontsize=7,
+                bbox={"boxstyle": "square,pad=0.1", "facecolor": "white",
+                      "edgecolor": "none", "alpha": 0.7})
+            box = text.get_window_extent(renderer).expanded(1.05, 1.2)
+            inside = (frame.x0 <= box.x0 and box.x1 <= frame.x1
+                      and frame.y0 <= box.y0 and box.y1 <= frame.y1)
+            if inside and not any(box.overlaps(b) for b in placed):
+                placed.append(box)
+                ax.scatter(*xy[i], s=30, facecolors="none",
+                           edgecolors="black", linewidths=0.8)
+                break
+            text.remove()
+    return len(placed)
+
+
+def plot_embeddings(vectors, path, labels=None, colors=None, method="pca",
+                    title=None, max_labels=40, seed=0, colors_title=None):
+    """Saves a 2-D scatter plot of `vectors` as a PNG.
+
+    Args:
+        vectors: float array `(n, dim)`.
+        path: output `.png` path (written atomically).
+        labels: optional `n` strings. Up to `max_labels` of them, on points
+            spread over the map (`spread_order`), are written beside their
+            circled points; a label that would overlap another or leave the
+            axes is skipped for the next point. Long labels are cut to 30
+            characters.
+        colors: optional `n` category names (a legend beside the map, up to
+            20 categories) or numbers (a colour bar).
+        method: `"pca"`, `"tsne"` or `"umap"`. Defaults to `"pca"`.
+        title: optional figure title.
+        max_labels: int. Most text labels drawn. Defaults to 40.
+        seed: int. For t-SNE/UMAP and the choice of labelled points.
+        colors_title: optional title of the legend or colour bar (the name
+            of what `colors` holds, e.g. `"genre"`).
+
+    Returns:
+        `(n, 2)` coordinates that were plotted.
+    """
+    plt = _pyplot()
+    n = len(vectors)
+    # Checked before the projection: t-SNE can take minutes.
     for name, values in (("labels", labels), ("colors", colors)):
         if values is not None and len(values) != n:
             raise ValueError(f"`{name}` must hold one entry per vector "
                              f"({n}). Received: len({name})={len(values)}")
+    if max_labels < 0:
+        raise ValueError(f"`max_labels` must be 0 or more. Received: "
+                         f"max_labels={max_labels}")
+    xy = project_2d(vectors, method, seed)
     fig, ax = plt.subplots(figsize=(9, 7), dpi=120)
-    size = max(8.0, min(40.0, 8000.0 / n))
-    if colors is None:
-        ax.scatter(xy[:, 0], xy[:, 1], s=size, alpha=0.7, linewidths=0)
-    elif all(isinstance(c, (int, float, np.number)) for c in colors):
-        points = ax.scatter(xy[:, 0], xy[:, 1], c=np.asarray(colors, float),
-                            s=size, alpha=0.7, cmap="viridis", linewidths=0)
-        fig.colorbar(points, ax=ax)
-    else:
-        names = [str(c) for c in colors]
-        categories = sorted(set(names))
-        cmap = plt.get_cmap("tab20" if len(categories) > 10 else "tab10")
-        for i, category in enumerate(categories):
-            keep = np.array([c == category for c in names])
-            ax.scatter(xy[keep, 0], xy[keep, 1], s=size, alpha=0.7,
-                       color=cmap(i % cmap.N), linewidths=0,
-                       label=category if len(categories) <= 20 else None)
-        if len(categories) <= 20:
-            ax.legend(loc="best", fontsize=8, markerscale=2, frameon=False)
-    if labels is not None:
-        chosen = np.arange(n)
-        if n > max_labels:
-            chosen = np.random.default_rng(seed).choice(n, max_labels,
-                                                        replace=False)
-        for i in chosen:
-            ax.annotate(str(labels[i])[:30], xy[i], fontsize=7, alpha=0.9,
-                        xytext=(2, 2), textcoords="offset points")
-    axis_name = {"pca": "PC", "tsne": "t-SNE ", "umap": "UMAP "}[method]
-    ax.set_xlabel(f"{axis_name}1")
-    ax.set_ylabel(f"{axis_name}2")
-    ax.set_title(title or f"{n} embeddings ({method.upper()})")
-    fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    try:
+        size = max(8.0, min(40.0, 8000.0 / n))
+        if colors is None:
+            ax.scatter(xy[:, 0], xy[:, 1], s=size, alpha=0.7, linewidths=0)
+        elif all(isinstance(c, (int, float, np.number)) for c in colors):
+            points = ax.scatter(xy[:, 0], xy[:, 1], s=size, alpha=0.7,
+                                c=np.asarray(colors, float), cmap="viridis",
+                                linewidths=0)
+            fig.colorbar(points, ax=ax, label=colors_title)
+        else:
+            names = [str(c) for c in colors]
+            categories = sorted(set(names))
+            cmap = plt.get_cmap("tab20" if len(categories) > 10 else "tab10")
+            for i, category in enumerate(categories):
+                keep = np.array([c == category for c in names])
+                ax.scatter(xy[keep, 0], xy[keep, 1], s=size, alpha=0.7,
+                           color=cmap(i % cmap.N), linewidths=0,
+                           label=(_shorten(category, 20)
+                                  if len(categories) <= 20 else None))
+            if len(categories) <= 20:
+                # Beside the axes: inside, it hides points and labels.
+                ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                          fontsize=8, markerscale=2, frameon=False,
+                          title=colors_title, title_fontsize=8)
+        axis_name = {"pca": "PC", "tsne": "t-SNE ", "umap": "UMAP "}[method]
+        ax.set_xlabel(f"{axis_name}1")
+        ax.set_ylabel(f"{axis_name}2")
+        ax.set_title(title or f"{n} embeddings ({METHOD_NAMES[method]})")
+        fig.tight_layout()
+        # Fixed before labelling: label boxes are measured in pixels.
+        ax.set_xlim(ax.get_xlim())
+        ax.set_ylim(ax.get_ylim())
+        if labels is not None and max_labels:
+            _annotate(ax, xy, labels, max_labels, seed)
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
     return xy
 
 

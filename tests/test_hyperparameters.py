@@ -57,7 +57,7 @@ CHOICES = {
 
 def test_every_documented_hyperparameter_is_known():
     assert set(SPECS) - set(EXTENSIONS) == set(NUMERIC) | set(CHOICES)
-    assert EXTENSIONS == ("embedding_l2",)
+    assert EXTENSIONS == ("embedding_l2", "tied_encoder_weights")
     assert defaults()["embedding_l2"] == 0.0  # off: SageMaker behaviour
 
 
@@ -183,6 +183,33 @@ def test_tied_embedding_needs_equal_sizes():
         resolve_hyperparameters(REQUIRED, tied_token_embedding_weight="True",
                                 enc1_network="hcnn", enc1_vocab_size=50,
                                 enc1_max_seq_len=4)
+
+
+def test_tied_encoders_imply_tied_embedding_and_need_enc1_as_enc0():
+    hp = resolve_hyperparameters(REQUIRED, tied_encoder_weights="True")
+    assert hp["tied_encoder_weights"] is True
+    assert hp["tied_token_embedding_weight"] is True
+    assert resolve_hyperparameters(hp) == hp
+    # enc1 may read a different length: one encoder takes any length.
+    hp = resolve_hyperparameters(REQUIRED, tied_encoder_weights=True,
+                                 enc1_network="hcnn", enc1_vocab_size=100,
+                                 enc1_max_seq_len=3)
+    assert hp["enc1_max_seq_len"] == 3
+    with pytest.raises(ValueError, match="`enc1_network` must equal "
+                                         "`enc0_network`.*Received: "
+                                         "enc0_network='hcnn', "
+                                         "enc1_network='bilstm'"):
+        resolve_hyperparameters(REQUIRED, tied_encoder_weights=True,
+                                enc1_network="bilstm", enc1_vocab_size=100,
+                                enc1_max_seq_len=3)
+    with pytest.raises(ValueError, match="`enc1_layers` must equal"):
+        resolve_hyperparameters(REQUIRED, tied_encoder_weights=True,
+                                enc1_network="hcnn", enc1_vocab_size=100,
+                                enc1_max_seq_len=3, enc1_layers=2)
+    with pytest.raises(ValueError, match="`tied_token_embedding_weight` "
+                                         "cannot be False"):
+        resolve_hyperparameters(REQUIRED, tied_encoder_weights=True,
+                                tied_token_embedding_weight=False)
 
 
 def test_negative_sampling_needs_softmax():

@@ -1,13 +1,15 @@
-"""Tuned STS Benchmark: sentence-pair similarity regression with GloVe.
+"""Tuned STS Benchmark: sentence-pair similarity with GloVe.
 
 Searches over a prepared STS-B directory (JSON Lines channels, `vocab.json`,
 trimmed GloVe `embeddings.txt`, `prepare.json`), as `examples/stsb.py`
 writes it with `keras_o2v.data.prepare` (text preparation is that example's
-job, not this script's). The default configuration is the example's
-HYPERPARAMETERS; the search tunes the ranges below, including the encoder
-network (pooled embeddings or the hierarchical CNN, whose knobs are
-conditional on it). Prints the best validation MSE beside the default
-configuration's, with sts-test Pearson of the pair score for both:
+job, not this script's), with the `SPLIT.classes.jsonl` copies the example
+trains on (each score rounded to one of 6 classes). The default
+configuration is the example's HYPERPARAMETERS; the search tunes the ranges
+below, including the encoder network (pooled embeddings or the hierarchical
+CNN, whose knobs are conditional on it). Prints the best validation
+cross-entropy beside the default configuration's, with sts-test Pearson of
+the pair score (the expected class) for both:
 
     python examples/stsb.py --data-dir ../shared/data --work-dir runs/stsb
     python tuning/tune_stsb.py --prepared runs/stsb/data
@@ -36,7 +38,7 @@ from example_configs import load_example  # tuning/example_configs.py
 stsb = load_example("stsb")
 
 SEARCH = {
-    "objective": "validation:mean_squared_error",
+    "objective": "validation:cross_entropy",
     # The hcnn knobs are tuned only in trials that pick hcnn.
     "tune": ["enc0_layers", "enc0_cnn_filter_width"],
     "ranges": {
@@ -53,19 +55,21 @@ SEARCH = {
                             "hadamard, concat, abs_diff"],
     },
 }
-FILES = ("train.jsonl", "validation.jsonl", "test.jsonl", "prepare.json")
+FILES = ("train.classes.jsonl", "validation.classes.jsonl", "test.jsonl",
+         "prepare.json")
 
 
 def test_pearson(model, path):
     """Pearson of the model's pair scores with the gold sts-test scores."""
     with open(path) as f:
         rows = [json.loads(line) for line in f if line.strip()]
-    scores = predict(model, rows)[:, 0]
+    pairs = [{"in0": r["in0"], "in1": r["in1"]} for r in rows]
+    scores = predict(model, pairs) @ stsb.CLASSES
     return float(np.corrcoef(scores, [r["label"] for r in rows])[0, 1])
 
 
 def default_figures(paths, hyperparameters, auxiliary, seed, work_dir):
-    """Validation MSE and test Pearson of the default configuration."""
+    """Validation cross-entropy and test Pearson of the default config."""
     key = hashlib.sha256(json.dumps([hyperparameters, paths, seed],
                                     sort_keys=True).encode()).hexdigest()
     cache = os.path.join(work_dir, f"default-{key[:12]}.json")
@@ -75,8 +79,7 @@ def default_figures(paths, hyperparameters, auxiliary, seed, work_dir):
     result = train(paths["train"], hyperparameters,
                    validation=paths["validation"], auxiliary=auxiliary,
                    seed=seed, verbose=0)
-    figures = {"validation:mean_squared_error":
-               result.metrics["validation:mean_squared_error"],
+    figures = {SEARCH["objective"]: result.metrics[SEARCH["objective"]],
                "test_pearson": test_pearson(result.model, paths["test"])}
     os.makedirs(work_dir, exist_ok=True)
     write_json_atomic(cache, figures)
@@ -107,8 +110,9 @@ def main(argv=None):
         vocab_size = str(json.load(f)["vocab_size"])
     base = {**stsb.HYPERPARAMETERS, "enc0_vocab_size": vocab_size,
             "enc1_vocab_size": vocab_size}
-    paths = {split: os.path.join(args.prepared, f"{split}.jsonl")
-             for split in ("train", "validation", "test")}
+    paths = {split: os.path.join(args.prepared, f"{split}.classes.jsonl")
+             for split in ("train", "validation")}
+    paths["test"] = os.path.join(args.prepared, "test.jsonl")  # gold scores
 
     print("default configuration: training", flush=True)
     default = default_figures(paths, base, args.prepared, args.seed,

@@ -40,6 +40,21 @@ def make_encoder(hp, prefix, name, token_embedding=None):
     return ENCODERS[network](**kwargs)
 
 
+def make_encoders(hp):
+    """Encoders 0 and 1 for `hp` (resolved), sharing what `hp` ties.
+
+    With `tied_encoder_weights` both are the same layer; with
+    `tied_token_embedding_weight` encoder 1 reuses encoder 0's token table.
+    """
+    encoder0 = make_encoder(hp, "enc0", "encoder0")
+    if hp["tied_encoder_weights"]:
+        return encoder0, encoder0
+    shared = (encoder0.token_embedding
+              if hp["tied_token_embedding_weight"] else None)
+    return encoder0, make_encoder(hp, "enc1", "encoder1",
+                                  token_embedding=shared)
+
+
 @register
 class Object2Vec(keras.Model):
     """Object2Vec: two encoders, a comparator, an MLP and an output layer.
@@ -50,9 +65,10 @@ class Object2Vec(keras.Model):
     regression value per pair, shape `(batch, 1)`.
 
     The encoders are the layers `encoder0` and `encoder1` (also the properties
-    of the same names): call them on ids to get embeddings. Dropout (rate
-    `dropout`) is applied to both encodings before the comparator and after
-    each MLP layer.
+    of the same names): call them on ids to get embeddings. With
+    `tied_encoder_weights` there is one layer, `encoder0`, and the property
+    `encoder1` returns it. Dropout (rate `dropout`) is applied to both
+    encodings before the comparator and after each MLP layer.
 
     The config is the resolved hyperparameter dict: the model is rebuilt from
     it on load (so tied embeddings stay tied), and pretrained or learned
@@ -66,10 +82,7 @@ class Object2Vec(keras.Model):
     def __init__(self, hyperparameters, **kwargs):
         hp = resolve_hyperparameters(hyperparameters)
         # === Layers ===
-        encoder0 = make_encoder(hp, "enc0", "encoder0")
-        shared = (encoder0.token_embedding
-                  if hp["tied_token_embedding_weight"] else None)
-        encoder1 = make_encoder(hp, "enc1", "encoder1", token_embedding=shared)
+        encoder0, encoder1 = make_encoders(hp)
         encoding_dropout = keras.layers.Dropout(hp["dropout"],
                                                 name="encoding_dropout")
         comparator = Comparator(hp["comparator_list"], name="comparator")
@@ -100,6 +113,8 @@ class Object2Vec(keras.Model):
 
     @property
     def encoder1(self):
+        if self.hyperparameters["tied_encoder_weights"]:
+            return self.encoder0  # one layer serves both inputs
         return self.get_layer("encoder1")
 
     def get_config(self):

@@ -1,7 +1,7 @@
 """A two-tower retrieval model trained with the in-batch softmax.
 
 Object2Vec's encoders (built from the same SageMaker-named hyperparameters by
-`make_encoder`) without its comparator and MLP: a pair is scored by the
+`make_encoders`) without its comparator and MLP: a pair is scored by the
 cosine or dot product of the two encodings, so item vectors can go straight
 into an `EmbeddingIndex`. Training needs positive pairs only; the negatives
 are the batch's other `in1` (see `losses.py`). The SageMaker-compatible
@@ -15,7 +15,7 @@ from keras import ops
 
 from keras_o2v.api_export import register
 from keras_o2v.hyperparameters import resolve_hyperparameters
-from keras_o2v.models.object2vec import make_encoder
+from keras_o2v.models.object2vec import make_encoders
 from keras_o2v.models.object2vec import make_optimizer
 from keras_o2v.retrieval.losses import accidental_hits
 from keras_o2v.retrieval.losses import check_similarity
@@ -38,9 +38,9 @@ class RetrievalModel(keras.Model):
     Args:
         hyperparameters: dict. SageMaker-named hyperparameters for the
             encoders (`enc0_*`, `enc1_*`, `enc_dim`, `dropout`,
-            `embedding_l2`, `tied_token_embedding_weight`, `optimizer`,
-            `learning_rate`...); the comparator, MLP and output settings are
-            not used.
+            `embedding_l2`, `tied_token_embedding_weight`,
+            `tied_encoder_weights`, `optimizer`, `learning_rate`...); the
+            comparator, MLP and output settings are not used.
         similarity: `"cosine"` or `"dot"`. Defaults to `"cosine"`.
         temperature: float. Logits are `scores / temperature`; cosine needs
             a small one (0.05-0.2). Defaults to 0.1.
@@ -64,11 +64,7 @@ class RetrievalModel(keras.Model):
         self.temperature = temperature
         self.remove_accidental_hits = remove_accidental_hits
         self.logq_correction = logq_correction
-        self.encoder0 = make_encoder(hp, "enc0", "encoder0")
-        shared = (self.encoder0.token_embedding
-                  if hp["tied_token_embedding_weight"] else None)
-        self.encoder1 = make_encoder(hp, "enc1", "encoder1",
-                                     token_embedding=shared)
+        self.encoder0, self.encoder1 = make_encoders(hp)
         self.encoding_dropout = keras.layers.Dropout(
             hp["dropout"], name="encoding_dropout")
         self.batch_metrics = []

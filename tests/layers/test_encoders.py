@@ -18,16 +18,20 @@ ENCODERS = [
     # pooled with token dim != enc_dim: embedding + projection kernel/bias
     ("pooled_projected", PooledEmbeddingEncoder, {}, 3),
     ("hcnn", HCNNEncoder, {"layers": 2, "cnn_filter_width": 3}, 1 + 2 * 2 + 2),
-    ("hcnn_even_width", HCNNEncoder, {"layers": 1, "cnn_filter_width": 2}, 5),
-    # per direction: kernel, recurrent kernel, bias
-    ("bilstm", BiLSTMEncoder, {"layers": 2}, 1 + 2 * 6 + 2),
+    # one layer: its pooled vector is the encoding, no projection
+    ("hcnn_even_width", HCNNEncoder, {"layers": 1, "cnn_filter_width": 2}, 3),
+    # per direction: kernel, recurrent kernel, bias; 2 * 3 units = enc_dim
+    ("bilstm", BiLSTMEncoder, {"layers": 2}, 1 + 2 * 6),
+    # odd enc_dim: 2 * 4 units are projected to 7
+    ("bilstm_odd_dim", BiLSTMEncoder, {"layers": 1, "enc_dim": 7}, 1 + 6 + 2),
 ]
 
 
 @pytest.mark.parametrize("cls,extra,n_weights",
                          [e[1:] for e in ENCODERS], ids=[e[0] for e in ENCODERS])
 def test_layer_behaviors(cls, extra, n_weights):
-    run_layer_test(cls, {**BASE, **extra}, IDS, (2, 6),
+    kwargs = {**BASE, **extra}
+    run_layer_test(cls, kwargs, IDS, (2, kwargs["enc_dim"]),
                    expected_num_trainable_weights=n_weights)
 
 
@@ -35,7 +39,7 @@ def test_layer_behaviors(cls, extra, n_weights):
                          [e[1:] for e in ENCODERS], ids=[e[0] for e in ENCODERS])
 def test_trailing_padding_does_not_change_output(cls, extra, n_weights):
     keras.utils.set_random_seed(1)
-    encoder = cls(**BASE, **extra)
+    encoder = cls(**{**BASE, **extra})
     short = np.asarray(encoder(IDS[:, :4]))
     padded = np.pad(IDS, ((0, 0), (0, 6)))  # 6 more trailing zeros
     np.testing.assert_allclose(np.asarray(encoder(padded)), short, atol=1e-5)
@@ -47,7 +51,7 @@ def test_trailing_padding_does_not_change_output(cls, extra, n_weights):
 @pytest.mark.parametrize("cls,extra,n_weights",
                          [e[1:] for e in ENCODERS], ids=[e[0] for e in ENCODERS])
 def test_all_padding_row_is_finite(cls, extra, n_weights):
-    encoder = cls(**BASE, **extra)
+    encoder = cls(**{**BASE, **extra})
     out = np.asarray(encoder(np.array([[0, 0, 0], [4, 0, 0]], np.int32)))
     assert np.isfinite(out).all()
 
@@ -71,6 +75,18 @@ def test_hcnn_single_token_and_max_pool_ignore_padding_values():
     out = np.asarray(encoder(np.array([[7, 0, 0]], np.int32)))
     alone = np.asarray(encoder(np.array([[7]], np.int32)))
     np.testing.assert_allclose(out, alone, atol=1e-6)
+
+
+def test_one_layer_hcnn_is_max_pooled_relu_without_projection():
+    encoder = HCNNEncoder(vocab_size=10, token_embedding_dim=3, enc_dim=4,
+                          layers=1, cnn_filter_width=1)
+    ids = np.array([[2, 5, 0]], np.int32)
+    out = np.asarray(encoder(ids))
+    assert encoder.projection is None
+    table = np.asarray(encoder.token_embedding.embeddings)
+    kernel, bias = (np.asarray(w) for w in encoder.convs[0].weights)
+    per_token = np.maximum(table[[2, 5]] @ kernel[0] + bias, 0)
+    np.testing.assert_allclose(out[0], per_token.max(axis=0), atol=1e-6)
 
 
 def test_saved_model_round_trip(tmp_path):

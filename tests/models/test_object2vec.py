@@ -83,6 +83,37 @@ def test_tied_embedding_is_shared_and_survives_reload(tmp_path):
                                model.predict(BATCH, verbose=0), atol=1e-6)
 
 
+def test_tied_encoders_are_one_layer_and_survive_reload(tmp_path):
+    symmetric = {**SMALL, "comparator_list": "hadamard, abs_diff"}
+    model = keras_o2v.build_object2vec(symmetric, tied_encoder_weights=True)
+    assert model.encoder1 is model.encoder0
+    names = [layer.name for layer in model.layers]
+    assert "encoder0" in names and "encoder1" not in names
+    untied = keras_o2v.build_object2vec(symmetric)
+    assert (len(model.weights)
+            == len(untied.weights) - len(untied.encoder1.weights))
+    # One tower and a symmetric comparator: swapping the two inputs of a
+    # pair gives the same score, before and after training. Two towers
+    # do not.
+    swapped = {"in0": BATCH["in1"], "in1": BATCH["in0"]}
+    assert not np.allclose(untied.predict(BATCH, verbose=0),
+                           untied.predict(swapped, verbose=0), atol=1e-4)
+    for _ in range(2):
+        np.testing.assert_allclose(model.predict(BATCH, verbose=0),
+                                   model.predict(swapped, verbose=0),
+                                   atol=1e-6)
+        model.fit(BATCH, np.array([0, 1, 1]), epochs=2, verbose=0)
+    path = os.path.join(tmp_path, "tied_encoders.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.encoder1 is loaded.encoder0
+    np.testing.assert_allclose(loaded.predict(BATCH, verbose=0),
+                               model.predict(BATCH, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        keras_o2v.embed(loaded, [{"in1": [9, 8]}], channel="in1"),
+        keras_o2v.embed(loaded, [{"in0": [9, 8]}]), atol=1e-6)
+
+
 @pytest.mark.parametrize("name,cls", [
     ("adam", keras.optimizers.Adam), ("adagrad", keras.optimizers.Adagrad),
     ("sgd", keras.optimizers.SGD), ("rmsprop", keras.optimizers.RMSprop),

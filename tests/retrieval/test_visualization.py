@@ -1,10 +1,15 @@
+import importlib.util
 import os
+import sys
 
 import numpy as np
 import pytest
 
+from keras_o2v.visualization import check_method
 from keras_o2v.visualization import export_projector
 from keras_o2v.visualization import pca_2d
+from keras_o2v.visualization import project_2d
+from keras_o2v.visualization import spread_order
 from keras_o2v.visualization import plot_embeddings
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -63,3 +68,72 @@ def test_projector_files(tmp_path):
         assert f.read().splitlines() == list("wxyz")
     assert sorted(os.listdir(tmp_path / "one")) == [
         "metadata.tsv", "projector_config.pbtxt", "vectors.tsv"]
+
+
+def decode_png(path):
+    """`(height, width, channels)` float pixels in [0, 1]."""
+    import matplotlib.image
+
+    return matplotlib.image.imread(path, format="png")
+
+
+def test_tsne_map_is_drawn_and_deterministic(tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("sklearn")
+    x = vectors(30, 6)
+    path = str(tmp_path / "tsne.png")
+    xy = plot_embeddings(x, path, labels=[f"item {i}" for i in range(30)],
+                         colors=list(range(30)), method="tsne", seed=3)
+    assert xy.shape == (30, 2) and np.all(np.isfinite(xy))
+    pixels = decode_png(path)
+    assert pixels.shape[:2] == (840, 1080)
+    rgb = pixels[..., :3]
+    # Not blank: white background plus points, text and a colour bar.
+    assert (rgb < 0.5).any() and rgb.std() > 0.05
+    assert sorted(os.listdir(tmp_path)) == ["tsne.png"]
+    np.testing.assert_array_equal(project_2d(x, "tsne", seed=3), xy)
+
+
+def test_umap_map(tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("umap")
+    x = vectors(30, 6)
+    xy = plot_embeddings(x, str(tmp_path / "umap.png"), method="umap",
+                         seed=0)
+    assert xy.shape == (30, 2) and np.all(np.isfinite(xy))
+    np.testing.assert_allclose(project_2d(x, "umap", seed=0), xy, atol=1e-5)
+
+
+@pytest.mark.parametrize("method, module, package", [
+    ("tsne", "sklearn.manifold", "pip install scikit-learn"),
+    ("umap", "umap", "pip install umap-learn")])
+def test_missing_library_says_what_to_install(tmp_path, monkeypatch, method,
+                                              module, package):
+    # None in sys.modules makes `import module` raise ImportError.
+    monkeypatch.setitem(sys.modules, module, None)
+    match = f"`method='{method}'` needs .*: {package}"
+    with pytest.raises(ValueError, match=match):
+        check_method(method, plot=False)
+    with pytest.raises(ValueError, match=match):
+        project_2d(vectors(), method)
+    if importlib.util.find_spec("matplotlib") is not None:
+        path = tmp_path / "map.png"
+        with pytest.raises(ValueError, match=match):
+            plot_embeddings(vectors(), str(path), method=method)
+        assert not os.listdir(tmp_path)
+    check_method("pca", plot=False)  # PCA needs nothing
+    with pytest.raises(ValueError, match="`method` must be one of"):
+        check_method("mds")
+
+
+def test_labelled_points_are_spread():
+    rng = np.random.default_rng(0)
+    corners = np.array([[-10, -10], [-10, 10], [10, -10], [10, 10]], float)
+    xy = np.concatenate([rng.normal(scale=0.1, size=(96, 2)), corners])
+    # Random picks would land in the dense cluster; spread ones reach every
+    # corner within the first five.
+    for seed in range(3):
+        order = spread_order(xy, 5, seed)
+        assert len(set(order)) == 5
+        assert {96, 97, 98, 99} <= set(order)
+    assert len(spread_order(xy[:3], 10)) == 3

@@ -10,11 +10,13 @@ from keras_o2v.layers.token_embedding import check_positive_int
 
 @register
 class BiLSTMEncoder(Encoder):
-    """`layers` stacked bidirectional LSTMs, max-pooled, projected.
+    """`layers` stacked bidirectional LSTMs, max-pooled over time.
 
     Each direction has `ceil(enc_dim / 2)` units, so the concatenated states
     are about `enc_dim` wide; they are max-pooled over the non-padding steps
-    (InferSent's BiLSTM-max) and a linear `Dense` projects them to `enc_dim`.
+    (InferSent's BiLSTM-max). For an odd `enc_dim` a linear `Dense` projects
+    the `enc_dim + 1` pooled values to `enc_dim`; otherwise the pooled vector
+    is the encoding.
     The padding mask is passed to every LSTM, so padding is skipped in both
     directions and cannot change the output.
 
@@ -38,8 +40,10 @@ class BiLSTMEncoder(Encoder):
         ]
         self.pool = MaskedGlobalMaxPooling1D(dtype=self.dtype_policy,
                                              name="pool")
-        self.projection = keras.layers.Dense(enc_dim, dtype=self.dtype_policy,
-                                             name="projection")
+        self.projection = None
+        if 2 * self.units != enc_dim:
+            self.projection = keras.layers.Dense(
+                enc_dim, dtype=self.dtype_policy, name="projection")
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -47,13 +51,15 @@ class BiLSTMEncoder(Encoder):
         for rnn in self.rnns:
             rnn.build((None, None, width))
             width = 2 * self.units
-        self.projection.build((None, 2 * self.units))
+        if self.projection is not None:
+            self.projection.build((None, 2 * self.units))
 
     def call(self, token_ids):
         x, mask = self.embed(token_ids)
         for rnn in self.rnns:
             x = rnn(x, mask=mask)
-        return self.projection(self.pool(x, mask=mask))
+        pooled = self.pool(x, mask=mask)
+        return pooled if self.projection is None else self.projection(pooled)
 
     def get_config(self):
         return {**super().get_config(), "layers": self.layers_count}
