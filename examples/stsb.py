@@ -34,11 +34,7 @@ import text_pairs
 
 HYPERPARAMETERS = {
     **text_pairs.BASE,
-    "enc0_network": "hcnn",
-    "enc0_layers": "1",
-    "enc0_cnn_filter_width": "1",
-    "enc_dim": "300",
-    "tied_encoder_weights": "True",
+    **text_pairs.SIAMESE_HCNN,
     "output_layer": "softmax",
     "num_classes": "6",
 }
