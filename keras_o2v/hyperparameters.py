@@ -383,27 +383,28 @@ def _resolve_tied_encoders(resolved, explicit):
             "False. Received: tied_token_embedding_weight=False")
     resolved["tied_token_embedding_weight"] = True
     # max_seq_len only truncates the data: one encoder reads any length.
-    for field in ("network",) + tuple(f for f in ENCODER_FIELDS
-                                      if f != "max_seq_len"):
+    _require_equal_encoders(
+        resolved, ("network",) + tuple(f for f in ENCODER_FIELDS
+                                       if f != "max_seq_len"),
+        "`tied_encoder_weights=True` uses encoder 0 for both inputs",
+        " (or set `enc1_network='enc0'`)")
+
+
+def _require_equal_encoders(resolved, fields, reason, hint=""):
+    """Raises unless each `enc1_<field>` equals `enc0_<field>`."""
+    for field in fields:
         v0, v1 = resolved[f"enc0_{field}"], resolved[f"enc1_{field}"]
         if v0 != v1:
             raise ValueError(
-                f"`tied_encoder_weights=True` uses encoder 0 for both "
-                f"inputs, so `enc1_{field}` must equal `enc0_{field}` (or "
-                f"set `enc1_network='enc0'`). Received: enc0_{field}={v0!r}, "
-                f"enc1_{field}={v1!r}")
+                f"{reason}, so `enc1_{field}` must equal `enc0_{field}`"
+                f"{hint}. Received: enc0_{field}={v0!r}, enc1_{field}={v1!r}")
 
 
 def _check_cross_field(resolved):
     if resolved["tied_token_embedding_weight"]:
-        for field in ("vocab_size", "token_embedding_dim"):
-            v0, v1 = resolved[f"enc0_{field}"], resolved[f"enc1_{field}"]
-            if v0 != v1:
-                raise ValueError(
-                    f"`tied_token_embedding_weight=True` shares one token "
-                    f"embedding, so `enc0_{field}` and `enc1_{field}` must be "
-                    f"equal. Received: enc0_{field}={v0}, enc1_{field}={v1}"
-                )
+        _require_equal_encoders(
+            resolved, ("vocab_size", "token_embedding_dim"),
+            "`tied_token_embedding_weight=True` shares one token embedding")
     for prefix in ("enc0", "enc1"):
         if (resolved[f"{prefix}_pretrained_embedding_file"]
                 and not resolved[f"{prefix}_vocab_file"]):

@@ -178,8 +178,11 @@ def test_pooled_token_dim_follows_enc_dim_unless_set():
 
 
 def test_tied_embedding_needs_equal_sizes():
-    with pytest.raises(ValueError, match="`enc0_vocab_size` and "
-                                         "`enc1_vocab_size` must be equal"):
+    with pytest.raises(ValueError, match="shares one token embedding, so "
+                                         "`enc1_vocab_size` must equal "
+                                         "`enc0_vocab_size`. Received: "
+                                         "enc0_vocab_size=100, "
+                                         "enc1_vocab_size=50"):
         resolve_hyperparameters(REQUIRED, tied_token_embedding_weight="True",
                                 enc1_network="hcnn", enc1_vocab_size=50,
                                 enc1_max_seq_len=4)
