@@ -36,10 +36,12 @@ def tiny_model(network, enc1_network="enc0", **hp):
 
 
 # Every encoder type, each in an embedding signature and in the scores.
-@pytest.mark.parametrize("enc0, enc1", [("pooled_embedding", "hcnn"),
-                                        ("bilstm", "pooled_embedding")])
-def test_round_trip_every_encoder(enc0, enc1, tmp_path):
-    model = tiny_model(enc0, enc1)
+# One tower (tied_encoder_weights): embed_in1 is that tower too.
+@pytest.mark.parametrize("enc0, enc1, hp", [
+    ("pooled_embedding", "hcnn", {}), ("bilstm", "pooled_embedding", {}),
+    ("hcnn", "enc0", {"tied_encoder_weights": True})])
+def test_round_trip_every_encoder(enc0, enc1, hp, tmp_path):
+    model = tiny_model(enc0, enc1, **hp)
     path = keras_o2v.export_saved_model(model, str(tmp_path))
     assert path == str(tmp_path / "object2vec" / "1")
     assert os.path.isfile(os.path.join(path, "saved_model.pb"))
@@ -64,6 +66,10 @@ def test_round_trip_every_encoder(enc0, enc1, tmp_path):
             ("embed_in1", IN1, model.encoder1)]):
         got = served[name](**{f"in{i}": ids})["embeddings"].numpy()
         np.testing.assert_allclose(got, encoder(ids), atol=1e-5)
+    if hp:
+        np.testing.assert_allclose(
+            served["embed_in1"](in1=IN0)["embeddings"].numpy(),
+            served["embed_in0"](in0=IN0)["embeddings"].numpy(), atol=1e-6)
     # Batch-size independence: one row alone equals its row in the batch.
     one = served["serving_default"](in0=IN0[3:4], in1=IN1[3:4])["scores"]
     np.testing.assert_allclose(one[0], scores[3], atol=1e-5)
