@@ -90,16 +90,25 @@ def write_jsonl(path, ratings, binary):
                                 "in1": [int(item)]}) + "\n")
 
 
-def prepare(data_dir, out_dir, binary, seed=0):
-    """Writes train/validation/test JSON Lines; returns their paths."""
+def split_ratings(data_dir, seed=0, split="ua"):
+    """(user, item, rating) arrays of train, validation and test.
+
+    The base file is shuffled; its first 5% is the validation set, the rest
+    the train set. `split` names any ML-100k split (`ua`, `u1`, ...).
+    """
     ml = os.path.join(data_dir, "ml-100k")
-    base = read_ratings(os.path.join(ml, "ua.base"))
-    test = read_ratings(os.path.join(ml, "ua.test"))
+    base = read_ratings(os.path.join(ml, f"{split}.base"))
+    test = read_ratings(os.path.join(ml, f"{split}.test"))
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(base))  # SageMaker asks for shuffled input
     n_val = len(base) // 20
-    splits = {"train": base[order[n_val:]], "validation": base[order[:n_val]],
-              "test": test}
+    return {"train": base[order[n_val:]], "validation": base[order[:n_val]],
+            "test": test}
+
+
+def prepare(data_dir, out_dir, binary, seed=0):
+    """Writes train/validation/test JSON Lines; returns their paths."""
+    splits = split_ratings(data_dir, seed)
     os.makedirs(out_dir, exist_ok=True)
     paths = {}
     for name, rows in splits.items():

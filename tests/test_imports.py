@@ -1,4 +1,5 @@
-"""Imports point one way: leaves -> layers -> models -> training -> cli."""
+"""Imports point one way: leaves -> layers -> models -> training ->
+tuning -> cli."""
 
 import ast
 import pathlib
@@ -11,29 +12,37 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "keras_o2v"
 # batch_predict; inference (the Python API) beside them; cli on top.
 _SERVING = {"instances", "export", "serving", "batch_predict"}
 
-# module group -> groups it must never import
+# module group -> groups it must never import. Only the cli imports tuning,
+# so keras-tuner stays an optional dependency.
 FORBIDDEN = {
+    "__init__": {"cli", "tuning"},
+    "api_export": {"cli", "tuning"},
+    "version": {"cli", "tuning"},
     "atomic": {"hyperparameters", "layers", "models", "data", "training",
-               "inference", "cli"} | _SERVING,
+               "inference", "cli", "tuning"} | _SERVING,
     "hyperparameters": {"layers", "models", "data", "training", "inference",
-                        "cli"} | _SERVING,
-    "layers": {"models", "data", "training", "inference", "cli"} | _SERVING,
+                        "cli", "tuning"} | _SERVING,
+    "layers": {"models", "data", "training", "inference", "cli",
+               "tuning"} | _SERVING,
     "optimizers": {"hyperparameters", "layers", "models", "data", "training",
-                   "inference", "cli"} | _SERVING,
-    "models": {"data", "training", "inference", "cli"} | _SERVING,
-    "data": {"layers", "models", "training", "inference", "cli"} | _SERVING,
-    "inference": {"training", "cli", "serving", "batch_predict"},
-    "training": {"inference", "cli"} | _SERVING,
+                   "inference", "cli", "tuning"} | _SERVING,
+    "models": {"data", "training", "inference", "cli", "tuning"} | _SERVING,
+    "data": {"layers", "models", "training", "inference", "cli",
+             "tuning"} | _SERVING,
+    "inference": {"training", "cli", "tuning", "serving", "batch_predict"},
+    "training": {"inference", "cli", "tuning"} | _SERVING,
+    # Tuning sits on training (and models, layers, data).
+    "tuning": {"inference", "cli"} | _SERVING,
     "instances": {"layers", "models", "training", "inference", "cli",
-                  "export", "serving", "batch_predict"},
-    "export": {"data", "training", "inference", "cli", "instances",
-               "serving", "batch_predict"},
-    "serving": {"training", "inference", "cli", "batch_predict"},
-    "batch_predict": {"training", "inference", "cli"},
+                  "tuning", "export", "serving", "batch_predict"},
+    "export": {"data", "training", "inference", "cli", "tuning",
+               "instances", "serving", "batch_predict"},
+    "serving": {"training", "inference", "cli", "tuning", "batch_predict"},
+    "batch_predict": {"training", "inference", "cli", "tuning"},
     # Retrieval sits on models and inference; nothing below imports it.
     "retrieval": {"training", "cli", "tuning", "serving", "batch_predict"},
     "visualization": {"layers", "models", "data", "training", "inference",
-                      "retrieval", "cli"} | _SERVING,
+                      "retrieval", "cli", "tuning"} | _SERVING,
 }
 
 
@@ -62,6 +71,13 @@ def test_no_upward_imports(path):
     forbidden = FORBIDDEN.get(group(path), set())
     bad = sorted(set(imported_groups(path)) & forbidden)
     assert not bad, f"{path.name} imports {bad}"
+
+
+def test_only_the_cli_may_import_tuning():
+    groups = {group(path) for path in PACKAGE.rglob("*.py")}
+    unguarded = sorted(g for g in groups - {"cli", "tuning"}
+                       if "tuning" not in FORBIDDEN.get(g, set()))
+    assert not unguarded, f"add `tuning` to FORBIDDEN of {unguarded}"
 
 
 def test_hyperparameters_module_is_pure_python():

@@ -92,25 +92,22 @@ ANCHORS = {
 def split_ratings(data_dir, split, seed=0, per_user=0):
     """(user, item, rating) arrays of train, validation and test.
 
-    With `per_user=0`, a random 5% of the base file is the validation set,
-    exactly as `examples/movielens.py` draws it; with `per_user` > 0, that
-    many random ratings of every user, so the validation set is drawn like
-    ua.test (10 ratings per user) and weighs light users as the test does.
+    With `per_user=0`, `examples/movielens.py`'s split: a random 5% of the
+    base file is the validation set; with `per_user` > 0, that many random
+    ratings of every user, so the validation set is drawn like ua.test (10
+    ratings per user) and weighs light users as the test does.
     """
-    ml = os.path.join(data_dir, "ml-100k")
-    base = movielens.read_ratings(os.path.join(ml, f"{split}.base"))
-    test = movielens.read_ratings(os.path.join(ml, f"{split}.test"))
-    order = np.random.default_rng(seed).permutation(len(base))  # shuffled
-    if per_user:
-        users = base[order, 0]
-        held = np.zeros(len(base), bool)
-        for user in np.unique(users):
-            held[np.flatnonzero(users == user)[:per_user]] = True
-        return {"train": base[order[~held]],
-                "validation": base[order[held]], "test": test}
-    n_val = len(base) // 20
-    return {"train": base[order[n_val:]], "validation": base[order[:n_val]],
-            "test": test}
+    rows = movielens.split_ratings(data_dir, seed, split)
+    if not per_user:
+        return rows
+    # The example's shuffled base file: its validation set is the first 5%.
+    shuffled = np.concatenate([rows["validation"], rows["train"]])
+    users = shuffled[:, 0]
+    held = np.zeros(len(shuffled), bool)
+    for user in np.unique(users):
+        held[np.flatnonzero(users == user)[:per_user]] = True
+    return {"train": shuffled[~held], "validation": shuffled[held],
+            "test": rows["test"]}
 
 
 def write_split(rows, out_dir, write):
@@ -170,10 +167,11 @@ def main(argv=None):
                         "another split (u1..u5, ub) and report its test")
     parser.add_argument("--validation", choices=("per-user", "random"),
                         default="per-user",
-                        help="validation set: %d random ratings of each user "
-                             "(drawn like ua.test; default) or a random 5%% "
-                             "of the base file (as examples/movielens.py)"
-                             % PER_USER)
+                        # argparse %-formats help: "%%" prints "%".
+                        help=f"validation set: {PER_USER} random ratings of "
+                             "each user (drawn like ua.test; default) or a "
+                             "random 5%% of the base file (as "
+                             "examples/movielens.py)")
     parser.add_argument("--overwrite", action="store_true",
                         help="start the search afresh")
     parser.add_argument("--seed", type=int, default=0)

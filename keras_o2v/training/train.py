@@ -70,6 +70,94 @@ def _eval_channel(path, spec, batch_size=EVAL_BATCH_SIZE, stats=None):
     return JsonlChannel(path, spec, batch_size, shuffle=False, stats=stats)
 
 
+# === Steps shared with a tuning trial (keras_o2v.tuning) ===
+
+
+def check_auxiliary(auxiliary):
+    """Raises unless `auxiliary` is None or an existing directory."""
+    if auxiliary is not None and not os.path.isdir(auxiliary):
+        raise ValueError(f"`auxiliary` must be a directory. Received: "
+                         f"auxiliary={auxiliary!r}")
+
+
+def build_model(hp, auxiliary=None, seed=None):
+    """`build_object2vec(hp)` with the auxiliary channel's pretrained vectors.
+
+    Args:
+        hp: dict. Resolved hyperparameters.
+        auxiliary: optional directory of vocab and pretrained embedding files.
+        seed: optional int for the rows that start random (OOV words).
+
+    Returns:
+        The compiled `Object2Vec`.
+    """
+    model = build_object2vec(hp)
+    load_pretrained_embeddings(model, auxiliary, seed)
+    return model
+
+
+def make_channels(train, validation, spec, hp, batch_size, *, seed=None,
+                  stats=None, **channel_kwargs):
+    """The train channel and the validation channel of a run.
+
+    The train channel is shuffled, bucketed (`bucket_width`) and gets
+    `negative_sampling_rate` negatives per positive, as `hp` says; the
+    validation channel is read in order in batches of `EVAL_BATCH_SIZE`.
+
+    Args:
+        train: path of the train channel.
+        validation: path of the validation channel, or None.
+        spec: `RecordSpec` of the records.
+        hp: dict. Resolved hyperparameters.
+        batch_size: int. Batch of the train channel.
+        seed: optional int for the shuffling and the negatives.
+        stats: optional dict `"train"`/`"validation"` -> `ChannelStats` of an
+            earlier `scan`, so the channels know their batch counts.
+        **channel_kwargs: more `JsonlChannel` arguments for the train
+            channel (`shuffle_buffer`, `num_shards`, `shard_index`).
+
+    Returns:
+        `(train_channel, val_channel)`; `val_channel` is None without
+        `validation`.
+    """
+    stats = stats or {}
+    train_channel = JsonlChannel(
+        train, spec, batch_size, shuffle=True,
+        bucket_width=hp["bucket_width"],
+        negative_sampling_rate=hp["negative_sampling_rate"], seed=seed,
+        # A shard's batch count is not the whole channel's.
+        stats=None if "num_shards" in channel_kwargs else stats.get("train"),
+        **channel_kwargs)
+    val_channel = (_eval_channel(validation, spec, stats=stats.get(
+        "validation")) if validation is not None else None)
+    return train_channel, val_channel
+
+
+def fit_channels(model, train_channel, val_channel=None, **kwargs):
+    """`model.fit` on channels from `make_channels`.
+
+    A bad record raises the channel's own `ValueError` (see `data_errors`),
+    not tf.data's wrapped error.
+
+    Args:
+        model: the model to train.
+        train_channel: `JsonlChannel` to train on.
+        val_channel: optional `JsonlChannel` for `validation_data`.
+        **kwargs: passed to `model.fit` (`epochs`, `callbacks`, `verbose`,
+            ...).
+
+    Returns:
+        The Keras `History`.
+    """
+    with data_errors(train_channel, val_channel):
+        return model.fit(
+            train_channel.as_dataset(),
+            validation_data=(val_channel.as_dataset()
+                             if val_channel is not None else None),
+            shuffle=False,  # the channel shuffles, per epoch and seed
+            **kwargs)
+
+
 def evaluate(model, path, batch_size=EVAL_BATCH_SIZE):
     """Evaluates `model` on a labelled JSON Lines channel.
 
@@ -154,9 +242,7 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
     strategy = select_strategy(distribution)
     task_type, task_id, chief = task_info(strategy)
     _log_resolved(hp)
-    if auxiliary is not None and not os.path.isdir(auxiliary):
-        raise ValueError(f"`auxiliary` must be a directory. Received: "
-                         f"auxiliary={auxiliary!r}")
+    check_auxiliary(auxiliary)
     if model_dir:
         os.makedirs(model_dir, exist_ok=True)
         stale = os.path.join(model_dir, METRICS_FILE)
@@ -197,14 +283,9 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
                     worker_index, num_workers,
                     len(train_files[worker_index::num_workers]),
                     len(train_files))
-    train_channel = JsonlChannel(
-        train, spec, batch_size, shuffle=True,
-        bucket_width=hp["bucket_width"],
-        negative_sampling_rate=hp["negative_sampling_rate"], seed=seed,
-        stats=None if "num_shards" in channel_kwargs else stats.get("train"),
+    train_channel, val_channel = make_channels(
+        train, validation, spec, hp, batch_size, seed=seed, stats=stats,
         **channel_kwargs)
-    val_channel = (_eval_channel(validation, spec, stats=stats.get(
-        "validation")) if validation is not None else None)
 
     backup_dir = None
     if model_dir:
@@ -219,8 +300,7 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
         logger.info("Mixed precision: %s.", keras.config.dtype_policy().name)
     try:
         with strategy.scope():
-            model = build_object2vec(hp)
-            load_pretrained_embeddings(model, auxiliary, seed)
+            model = build_model(hp, auxiliary, seed)
     finally:
         keras.config.set_dtype_policy(previous_policy)
     early_stopping = ResumableEarlyStopping(
@@ -242,12 +322,8 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
     all_callbacks.extend(callbacks or [])
     with multi_worker_fit_fixes(model, strategy,
                                 lambda: _first_batch(train, spec, batch_size)):
-        with data_errors(train_channel, val_channel):
-            model.fit(
-                train_channel.as_dataset(), epochs=hp["epochs"],
-                validation_data=(val_channel.as_dataset()
-                                 if val_channel is not None else None),
-                callbacks=all_callbacks, verbose=verbose, shuffle=False)
+        fit_channels(model, train_channel, val_channel, epochs=hp["epochs"],
+                     callbacks=all_callbacks, verbose=verbose)
         history = {k: [log[k] for log in early_stopping.epoch_logs]
                    for k in (early_stopping.epoch_logs or [{}])[0]}
         metrics = _final_metrics(model, hp, history, validation, test)

@@ -1,20 +1,17 @@
 """`Object2VecHyperModel`: the KerasTuner search space of Object2Vec."""
 
-import os
-
 import keras
 import keras_tuner
 
-from keras_o2v.data import JsonlChannel
 from keras_o2v.data import RecordSpec
 from keras_o2v.data import scan
 from keras_o2v.hyperparameters import ENCODER_NETWORKS
 from keras_o2v.hyperparameters import resolve_hyperparameters
 from keras_o2v.hyperparameters import to_sagemaker_strings
-from keras_o2v.models import build_object2vec
-from keras_o2v.training.pretrained import load_pretrained_embeddings
-from keras_o2v.training.train import EVAL_BATCH_SIZE
-from keras_o2v.training.train import data_errors
+from keras_o2v.training.train import build_model
+from keras_o2v.training.train import check_auxiliary
+from keras_o2v.training.train import fit_channels
+from keras_o2v.training.train import make_channels
 from keras_o2v.tuning.space import ENCODER_KNOBS
 from keras_o2v.tuning.space import PROBLEM_FACTS
 from keras_o2v.tuning.space import TUNING_RANGES
@@ -125,9 +122,7 @@ class Object2VecHyperModel(keras_tuner.HyperModel):
         resolve_hyperparameters({**base, **(fixed or {})})
         self.plan = plan_search(base, tune=tune, ranges=ranges, fixed=fixed)
         self.base = _drop_implicit_token_dims(base, self.plan)
-        if auxiliary is not None and not os.path.isdir(auxiliary):
-            raise ValueError(f"`auxiliary` must be a directory. Received: "
-                             f"auxiliary={auxiliary!r}")
+        check_auxiliary(auxiliary)
         self.auxiliary = auxiliary
         self.seed = seed
         super().__init__(name=name)
@@ -224,9 +219,7 @@ class Object2VecHyperModel(keras_tuner.HyperModel):
         values = self.trial_hyperparameters(hp)
         if self.seed is not None:
             keras.utils.set_random_seed(self.seed)
-        model = build_object2vec(values)
-        load_pretrained_embeddings(model, self.auxiliary, self.seed)
-        return model
+        return build_model(values, self.auxiliary, self.seed)
 
     # === Training ===
 
@@ -264,14 +257,11 @@ class Object2VecHyperModel(keras_tuner.HyperModel):
                 "metric. Received: validation=None")
         values = model.hyperparameters
         spec = RecordSpec.from_hyperparameters(values)
-        train_channel = JsonlChannel(
-            train, spec, values["mini_batch_size"], shuffle=True,
-            bucket_width=values["bucket_width"],
-            negative_sampling_rate=values["negative_sampling_rate"],
-            seed=self.seed, stats=self.channel_stats(train, spec))
-        val_channel = JsonlChannel(
-            validation, spec, EVAL_BATCH_SIZE, shuffle=False,
-            stats=self.channel_stats(validation, spec))
+        train_channel, val_channel = make_channels(
+            train, validation, spec, values, values["mini_batch_size"],
+            seed=self.seed, stats={
+                "train": self.channel_stats(train, spec),
+                "validation": self.channel_stats(validation, spec)})
         callbacks = list(callbacks or []) + [
             keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=values["early_stopping_patience"],
@@ -280,14 +270,11 @@ class Object2VecHyperModel(keras_tuner.HyperModel):
             keras.callbacks.TerminateOnNaN(),
         ]
         try:
-            with data_errors(train_channel, val_channel):
-                return model.fit(
-                    train_channel.as_dataset(),
-                    epochs=values["epochs"] if epochs is None else epochs,
-                    initial_epoch=initial_epoch,
-                    validation_data=val_channel.as_dataset(),
-                    callbacks=callbacks, verbose=fit_verbose, shuffle=False,
-                    **kwargs)
+            return fit_channels(
+                model, train_channel, val_channel,
+                epochs=values["epochs"] if epochs is None else epochs,
+                initial_epoch=initial_epoch, callbacks=callbacks,
+                verbose=fit_verbose, **kwargs)
         except ValueError as e:
             if e is train_channel.error or e is val_channel.error:
                 # Bad data fails every trial alike: stop the search.

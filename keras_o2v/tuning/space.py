@@ -7,8 +7,9 @@ Kinds, defaults and valid values of every name come from
 `keras_o2v.hyperparameters.SPECS`. This module adds the one thing SPECS does
 not hold: the *recommended tuning ranges* of SageMaker's "Tune an Object2Vec
 Model" page (OBJECT2VEC.md §1.1), which are narrower than the valid values
-(`enc_dim` is valid up to 10000 but tuned over 4-4096). For a categorical
-name the recommended range is every valid choice, so it is taken from SPECS.
+(`enc_dim` is valid up to 10000 but tuned over 4-4096). Where §1.1 and
+SPECS agree (every valid choice of a categorical name, `dropout` 0-1, the
+low 4 of `enc_dim`), the value is taken from SPECS, not written again.
 
 Which names a search tunes (see `plan_search`):
 
@@ -33,28 +34,57 @@ from keras_o2v.hyperparameters import AUTO_LAYERS
 from keras_o2v.hyperparameters import SPECS
 from keras_o2v.hyperparameters import parse_value
 
-# SageMaker's recommended ranges (OBJECT2VEC.md §1.1). `None`: every valid
-# choice in SPECS.
-TUNING_RANGES = {
-    "dropout": (0.0, 1.0),
-    "early_stopping_patience": (1, 5),
-    "early_stopping_tolerance": (0.001, 0.1),
-    "enc_dim": (4, 4096),
-    "enc0_cnn_filter_width": (1, 5),
-    "enc0_layers": (1, 4),
+# SageMaker's recommended ranges (OBJECT2VEC.md §1.1), written only where
+# they are narrower than the valid values in SPECS: `None` for a name or a
+# bound means SPECS' (every valid choice, or the valid low or high). A
+# written bound must lie strictly inside the valid values (checked below at
+# import), so no bound of SPECS is restated here and none can drift from it.
+_RECOMMENDED = {
+    "dropout": None,
+    "early_stopping_patience": None,
+    "early_stopping_tolerance": (0.001, None),
+    "enc_dim": (None, 4096),
+    "enc0_cnn_filter_width": (None, 5),
+    "enc0_layers": None,
     "enc0_token_embedding_dim": (5, 300),
-    "enc1_cnn_filter_width": (1, 5),
-    "enc1_layers": (1, 4),
+    "enc1_cnn_filter_width": (None, 5),
+    "enc1_layers": None,
     "enc1_token_embedding_dim": (5, 300),
     "epochs": (4, 20),
-    "learning_rate": (1e-6, 1.0),
-    "mini_batch_size": (1, 8192),
+    "learning_rate": None,
+    "mini_batch_size": (None, 8192),
     "mlp_activation": None,
     "mlp_dim": (16, 1024),
-    "mlp_layers": (1, 4),
+    "mlp_layers": (1, 4),  # 0 (no MLP) is valid but not in §1.1's range
     "optimizer": None,
-    "weight_decay": (0.0, 1.0),
+    "weight_decay": (None, 1.0),
 }
+
+
+def _recommended_range(name, bounds):
+    """`(low, high)` of a number with SPECS' bounds filled in; None for a
+    categorical name (every valid choice, taken from SPECS when used)."""
+    spec = SPECS[name]
+    if spec.kind == "choice":
+        if bounds is not None:
+            raise ValueError(f"`{name}` is tuned over every valid choice: "
+                             f"its recommended range must be None. "
+                             f"Received: {name}={bounds!r}")
+        return None
+    low, high = bounds or (None, None)
+    for bound, valid in ((low, spec.low), (high, spec.high)):
+        if bound is not None and not spec.low < bound < spec.high:
+            raise ValueError(
+                f"A recommended bound of `{name}` must lie strictly inside "
+                f"its valid values [{spec.low}, {spec.high}] (write None "
+                f"for SPECS' bound {valid}). Received: {name}={bounds!r}")
+    return (spec.low if low is None else low,
+            spec.high if high is None else high)
+
+
+# name -> `(low, high)`, or None for a categorical name (every valid choice).
+TUNING_RANGES = {name: _recommended_range(name, bounds)
+                 for name, bounds in _RECOMMENDED.items()}
 CORE = ("enc_dim", "dropout", "optimizer")
 # Tuned only when asked (`tune` or `ranges`), see the module docstring.
 NOT_TUNED_BY_DEFAULT = ("epochs",)

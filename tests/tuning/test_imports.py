@@ -1,24 +1,10 @@
-"""Imports point one way: ... -> training -> tuning -> cli."""
+"""keras_o2v imports without keras-tuner.
 
-import pytest
+The import direction of `keras_o2v.tuning` (it sits on training; only the
+cli imports it) is checked with every other group in tests/test_imports.py.
+"""
 
 from tests.test_imports import PACKAGE
-from tests.test_imports import group
-from tests.test_imports import imported_groups
-
-# tuning sits on training; only the cli sits on tuning.
-TUNING_MAY_NOT_IMPORT = {"cli", "inference", "serving", "batch_predict",
-                         "export", "instances"}
-
-
-@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")),
-                         ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_only_the_cli_imports_tuning(path):
-    groups = set(imported_groups(path))
-    if group(path) == "tuning":
-        assert not groups & TUNING_MAY_NOT_IMPORT, path
-    elif group(path) != "cli":
-        assert "tuning" not in groups, f"{path.name} imports tuning"
 
 
 def test_package_import_does_not_need_keras_tuner():

@@ -11,6 +11,7 @@ from keras_o2v.hyperparameters import resolve_hyperparameters
 from keras_o2v.tuning import CORE
 from keras_o2v.tuning import TUNING_RANGES
 from keras_o2v.tuning import Object2VecHyperModel
+from keras_o2v.tuning.space import _recommended_range
 from tests.conftest import SHARED_DATA
 
 # OBJECT2VEC.md §1.1, verbatim ("Tune an Object2Vec Model").
@@ -76,6 +77,17 @@ def test_tuning_ranges_are_section_1_1_and_inside_the_valid_values():
         else:
             assert TUNING_RANGES[name] == expected
             assert spec.low <= expected[0] <= expected[1] <= spec.high
+
+
+@pytest.mark.parametrize("name, bounds, message", [
+    ("dropout", (0.0, 1.0), "strictly inside"),  # SPECS' bounds, restated
+    ("enc_dim", (4, 4096), "write None for SPECS' bound 4"),
+    ("enc_dim", (None, 20000), "strictly inside"),
+    ("optimizer", ("adam", "sgd"), "must be None"),
+])
+def test_recommended_ranges_may_not_restate_specs(name, bounds, message):
+    with pytest.raises(ValueError, match=message):
+        _recommended_range(name, bounds)
 
 
 def test_build_declares_section_1_1_ranges_with_log_sampling():
