@@ -71,7 +71,8 @@ class RetrievalModel(keras.Model):
         # Weights exist from construction, so `.keras` loading and
         # `load_weights` need no sample batch.
         self.encoder0.build((None, None))
-        self.encoder1.build((None, None))
+        if self.encoder1 is not self.encoder0:  # tied: one layer, built
+            self.encoder1.build((None, None))
         self.built = True
 
     def call(self, inputs, training=False):

@@ -81,3 +81,25 @@ def test_bad_options_are_named():
         RetrievalModel(HP, similarity="euclidean")
     with pytest.raises(ValueError, match="`temperature` must be a positive"):
         RetrievalModel(HP, temperature=-1.0)
+
+
+@pytest.mark.parametrize("network", ["pooled_embedding", "hcnn", "bilstm"])
+def test_tied_encoders_give_one_tower(network, tmp_path):
+    hp = {"enc0_network": network, "enc0_vocab_size": "21",
+          "enc0_max_seq_len": "4", "enc0_layers": "1", "enc_dim": "8",
+          "tied_encoder_weights": "True"}
+    model = build_retrieval_model(hp, temperature=0.5)
+    assert model.encoder1 is model.encoder0
+    ids = np.array([[3, 4, 0], [5, 0, 0], [7, 8, 9]], np.int32)
+    model.fit(retrieval_dataset(ids, ids[::-1], 3, seed=0), epochs=1,
+              verbose=0)
+    # Both sides are scored by one encoder: the matrix of a batch against
+    # itself is symmetric.
+    scores = np.asarray(model({"in0": ids, "in1": ids}))
+    np.testing.assert_allclose(scores, scores.T, atol=1e-6)
+    path = str(tmp_path / "tied.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.encoder1 is loaded.encoder0
+    np.testing.assert_allclose(np.asarray(loaded({"in0": ids, "in1": ids})),
+                               scores, atol=1e-6)
