@@ -89,11 +89,23 @@ def spearman(a, b):
     return pearson(rankdata(a), rankdata(b))
 
 
+def cosine_rows(a, b):
+    """Cosine similarity of each row of `a` with the same row of `b`."""
+    a, b = np.asarray(a), np.asarray(b)
+    return np.sum(a * b, 1) / (np.linalg.norm(a, axis=1)
+                               * np.linalg.norm(b, axis=1) + 1e-12)
+
+
 def padded(lists):
     out = np.zeros((len(lists), max(map(len, lists))), np.int32)
     for i, ids in enumerate(lists):
         out[i, :len(ids)] = ids
     return out
+
+
+def work_dir(args, task):
+    """`--work-dir`, else runs/TASK; prepared files go to its `data`."""
+    return args.work_dir or os.path.join("runs", task)
 
 
 def class_path(path):
@@ -122,7 +134,7 @@ def run(args, files, columns, hyperparameters, label_map=None,
     (`"cosine"`).
     """
     start = time.perf_counter()
-    work = args.work_dir or os.path.join("runs", task)
+    work = work_dir(args, task)
     data = os.path.join(work, "data")
     summary = prepare(
         os.path.join(args.data_dir, files["train"]), data, *columns,
@@ -150,10 +162,8 @@ def run(args, files, columns, hyperparameters, label_map=None,
     in1 = padded([r["in1"] for r in rows])
     model = result.model
     predictions = model.predict({"in0": in0, "in1": in1}, verbose=0)
-    e0 = np.asarray(model.encoder0(in0, training=False))
-    e1 = np.asarray(model.encoder0(in1, training=False))
-    cosine = np.sum(e0 * e1, 1) / (np.linalg.norm(e0, axis=1)
-                                   * np.linalg.norm(e1, axis=1) + 1e-12)
+    cosine = cosine_rows(model.encoder0(in0, training=False),
+                         model.encoder0(in1, training=False))
     figures = {"test_pairs": len(rows),
                "best_epoch": result.metrics["best_epoch"],
                "metrics": result.metrics,
