@@ -31,7 +31,12 @@ model and for the ensemble. `--glove` initialises the token table from GloVe
 6B 50d through the auxiliary channel.
 
 Anchor: a linear SVM on tf-idf reaches micro-F1 about 0.87 on ModApte-90 in
-the literature (Joachims 1998; Yang & Liu 1999: 0.860).
+the literature (Joachims 1998; Yang & Liu 1999: 0.860). `--svm-anchor` fits
+one (sublinear tf-idf, C and threshold chosen on the held-out documents) on
+these very documents: 0.888.
+
+Measured with the defaults (2 shared CPU cores, about 60 min): micro-F1
+0.873, macro-F1 0.483; single models 0.868 / 0.864 / 0.871.
 
     python examples/reuters.py --data-dir ../shared/data
 """
@@ -48,6 +53,7 @@ import keras
 import numpy as np
 import orjson
 
+from keras_o2v.atomic import atomic_path
 from keras_o2v.data.prepare import build_vocab, tokenize, trim_embeddings
 from keras_o2v.training import train
 from movielens import default_data_dir
@@ -418,7 +424,8 @@ def main():
                        model_dir=os.path.join(work, f"model_seed{seed}"),
                        shuffle_buffer=n_pairs, verbose=args.verbose,
                        callbacks=[average])
-        # A run resumed after its last epoch has nothing averaged.
+        # A resumed run averages the epochs it ran; one resumed after its
+        # last epoch has none.
         pv, pt = average.mean() if average.count else score(result.model)
         members.append({"seed": seed, **evaluate(y_val, pv, y_test, pt,
                                                  args.at_least_one)})
@@ -426,8 +433,9 @@ def main():
               f"macro-F1 {members[-1]['macro_f1']:.4f}", flush=True)
         p_val, p_test = p_val + pv, p_test + pt
     p_val, p_test = p_val / args.ensemble, p_test / args.ensemble
-    np.savez_compressed(os.path.join(work, "scores.npz"), validation=p_val,
-                        test=p_test, y_validation=y_val, y_test=y_test)
+    with atomic_path(os.path.join(work, "scores.npz"), suffix=".npz") as tmp:
+        np.savez_compressed(tmp, validation=p_val, test=p_test,
+                            y_validation=y_val, y_test=y_test)
 
     svm = None
     if args.svm_anchor:
@@ -439,7 +447,7 @@ def main():
     figures = {
         "test_documents": len(ids_test), "categories": n_labels,
         **evaluate(y_val, p_val, y_test, p_test, args.at_least_one),
-        "ensemble": args.ensemble, "average_epochs": args.average_epochs,
+        "ensemble": args.ensemble, "average_epochs": average.count,
         "members": members,
         "svm_micro_f1_anchor": SVM_MICRO_F1, "svm": svm,
         "train_pairs": n_pairs,
