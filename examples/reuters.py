@@ -382,7 +382,12 @@ def main():
                         min_frequency=args.min_frequency)
     hp = {**HYPERPARAMETERS, "enc0_vocab_size": str(len(words)),
           "enc1_vocab_size": str(n_labels + 1)}
-    for item in args.set:
+    if args.glove:  # files written below, once the work dir exists
+        hp.update(enc0_vocab_file="vocab.json",
+                  enc0_pretrained_embedding_file="embeddings.txt",
+                  enc0_freeze_pretrained_embedding="False",
+                  enc0_token_embedding_dim="50")
+    for item in args.set:  # last: `--set` overrides the example's values
         name, _, value = item.partition("=")
         hp[name] = value
     max_len = int(hp["enc0_max_seq_len"])
@@ -403,10 +408,6 @@ def main():
             json.dump(word_id, f)
         trim_embeddings(os.path.join(args.data_dir, GLOVE), words,
                         os.path.join(data, "embeddings.txt"))
-        hp.update(enc0_vocab_file="vocab.json",
-                  enc0_pretrained_embedding_file="embeddings.txt",
-                  enc0_freeze_pretrained_embedding="False",
-                  enc0_token_embedding_dim="50")
         auxiliary = data
 
     def score(model):

@@ -33,16 +33,16 @@ LABELS = {"NEUTRAL": 0, "ENTAILMENT": 1, "CONTRADICTION": 2}
 RELATEDNESS = {**text_pairs.BASE, **text_pairs.SIAMESE_HCNN,
                "output_layer": "softmax", "num_classes": "5"}
 CLASSES = np.arange(1, 6)  # class k is relatedness k + 1
-
-
-def to_class(score):
-    """The nearest relatedness 1..5 (halves rounded up), minus 1."""
-    return int(score + 0.5) - 1
 ENTAILMENT = {**text_pairs.BASE, **text_pairs.SIAMESE_HCNN,
               "output_layer": "softmax",
               "num_classes": "3", "comparator_list": "hadamard, abs_diff, "
                                                      "concat",
               "mlp_dim": "256"}
+
+
+def to_class(score):
+    """The nearest relatedness 1..5 (halves rounded up), minus 1."""
+    return int(score + 0.5) - 1
 
 
 def main():
