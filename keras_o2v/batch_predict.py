@@ -4,8 +4,11 @@ One output per input line, in order: `{"scores": [...]}` for lines holding
 `in0` and `in1`, `{"embeddings": [...]}` for lines holding one of them. The
 first line sets the mode for the whole input; a line asking for the other
 mode is an error naming it. `label` (and any other key) is ignored, so a
-labelled training or test file can be scored as is. Blank lines are skipped
-and give no output line.
+labelled training or test file can be scored as is. Each line is decoded on
+its own. With `application/jsonlines` output, line N of the output answers
+line N of the input (over a directory, of its files in sorted order): a
+blank input line gives a blank output line. With `application/json`,
+`predictions[i]` answers the i-th non-blank input line.
 
 Streaming: `chunk_lines` lines are read, validated, run through the model in
 one call and written before the next chunk is read, so memory does not grow
@@ -14,26 +17,16 @@ with the file. The output is written to a hidden temporary file beside
 as it was.
 """
 
-import gzip
-import itertools
 import os
 
 from keras_o2v.atomic import atomic_path
 from keras_o2v.data import list_files
+from keras_o2v.data.jsonl import read_line_chunks
 from keras_o2v.serving import formats
 from keras_o2v.serving.predictor import Predictor
 
 DEFAULT_CHUNK_LINES = 1024
 ACCEPT = (formats.JSONLINES, formats.JSON)
-
-
-def _chunks(path, chunk_lines):
-    """Yields (first line number, lines) of `path`, `chunk_lines` at a time."""
-    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
-        lineno = 1
-        while lines := list(itertools.islice(f, chunk_lines)):
-            yield lineno, lines
-            lineno += len(lines)
 
 
 def predict_file(model, input_path, output_path, accept=formats.JSONLINES,
@@ -68,19 +61,21 @@ def predict_file(model, input_path, output_path, accept=formats.JSONLINES,
     with atomic_path(output_path) as tmp, open(tmp, "wb") as out:
         writer = formats.PredictionWriter(out, accept)
         for path in files:
-            for first, lines in _chunks(path, chunk_lines):
+            for first, lines in read_line_chunks(path, chunk_lines):
                 def locate_line(k, path=path, first=first):
                     return f"{path}, line {first + k}"
 
                 instances, positions = formats.parse_lines(lines, locate_line)
                 if not instances:
+                    writer.write(None, [], [], len(lines))
                     continue
                 batch = predictor.prepare(
                     instances, locate=lambda i: locate_line(positions[i]),
                     expected=mode)
                 if mode is None:
                     mode = (tuple(batch.arrays), locate_line(positions[0]))
-                writer.write(batch.output, predictor.run(batch))
+                writer.write(batch.output, predictor.run(batch), positions,
+                             len(lines))
         writer.close()
         out.flush()
         os.fsync(out.fileno())

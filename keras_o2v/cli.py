@@ -32,10 +32,12 @@ def _read_hyperparameters(path):
     if path is None:
         return {}
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             hp = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"Cannot read hyperparameters from {path!r}: {e}")
+    except (OSError, ValueError) as e:  # UnicodeDecodeError: a binary file
+        raise ValueError(f"Cannot read hyperparameters from {path!r}: {e}. "
+                         "It must be a UTF-8 JSON object, e.g. "
+                         "{\"enc_dim\": \"64\"}.") from None
     if not isinstance(hp, dict):
         raise ValueError(f"{path!r} must hold a JSON object of "
                          "hyperparameters, e.g. {\"enc_dim\": \"64\"}.")
@@ -673,12 +675,17 @@ def main(argv=None):
     handler.setFormatter(logging.Formatter("%(message)s"))
     package_logger = logging.getLogger("keras_o2v")
     package_logger.addHandler(handler)
+    level = package_logger.level
     package_logger.setLevel(logging.INFO)
     try:
         args.func(args)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    finally:
+        # `main` may run many times in one process (tests, notebooks).
+        package_logger.removeHandler(handler)
+        package_logger.setLevel(level)
     return 0
 
 

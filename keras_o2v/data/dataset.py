@@ -25,6 +25,7 @@ import tensorflow as tf
 from keras_o2v.data.bucketing import batch_order
 from keras_o2v.data.jsonl import DEFAULT_CHUNK_LINES
 from keras_o2v.data.jsonl import list_files
+from keras_o2v.data.jsonl import no_records_message
 from keras_o2v.data.jsonl import read_records
 from keras_o2v.data.negative_sampling import make_negatives
 from keras_o2v.data.records import Records
@@ -64,7 +65,8 @@ class JsonlChannel:
 
     A bad record raises `ValueError` when its chunk is read, before any batch
     holding it is built; inside `tf.data` it surfaces as a TensorFlow error,
-    and the original `ValueError` is kept in `self.error`.
+    and the original `ValueError` is kept in `self.error`. So does a pass
+    that finds no record at all (an empty file, or only blank lines).
     """
 
     def __init__(self, path, spec, batch_size, shuffle=True,
@@ -218,8 +220,19 @@ class JsonlChannel:
             return total // self.batch_size
         return -(-total // self.batch_size)
 
-    def as_dataset(self):
-        """A `tf.data.Dataset`; each pass over it is a fresh epoch."""
+    def as_dataset(self, on_error="raise"):
+        """A `tf.data.Dataset`; each pass over it is a fresh epoch.
+
+        Args:
+            on_error: `"raise"` (default): a bad record fails the pass with
+                a TensorFlow error (TensorFlow also logs the traceback), the
+                `ValueError` kept in `self.error`. `"stop"`: the pass ends
+                quietly at the bad record and the caller must raise
+                `self.error`, as `keras_o2v.training` does after each step.
+        """
+        if on_error not in ("raise", "stop"):
+            raise ValueError("`on_error` must be 'raise' or 'stop'. "
+                             f"Received: on_error={on_error!r}")
 
         def generate():
             epoch = self.next_epoch
@@ -229,9 +242,12 @@ class JsonlChannel:
                 for records in self.batches(epoch):
                     self.epoch_records += len(records)
                     yield self.as_tensors(records)
+                if not self.epoch_records:
+                    raise ValueError(no_records_message(self.path))
             except ValueError as e:
                 self.error = e
-                raise
+                if on_error == "raise":
+                    raise
 
         dataset = tf.data.Dataset.from_generator(
             generate, output_signature=self.element_spec())

@@ -1,10 +1,13 @@
 """Streaming, validating reader of Object2Vec JSON Lines files.
 
 One pair per line: `{"label": 1, "in0": [12, 7, 9], "in1": [44]}`. Files are
-read in chunks of lines (never whole into memory) and each chunk is checked
-with vectorised numpy tests; only a chunk that fails them is walked record by
-record (`check_record`) to name the first bad line and field. Every problem is
-a `ValueError` that names the file, the 1-based line number and the field.
+read in chunks of lines (never whole into memory). Every line is decoded on
+its own (never joined with its neighbours: two broken lines must not make
+one valid record), then the chunk is checked with vectorised numpy tests;
+only a chunk that fails them is walked record by record (`check_record`) to
+name the first bad line and field. Every problem is a `ValueError` that
+names the file, the 1-based line number and the field; so is a corrupt or
+truncated `.gz` file.
 
 Rules:
 * Blank lines are skipped (they still count for line numbers).
@@ -21,8 +24,10 @@ Rules:
 import dataclasses
 import gzip
 import itertools
+import json
 import math
 import os
+import zlib
 
 import numpy as np
 import orjson
@@ -87,11 +92,55 @@ def list_files(path):
     return [path]
 
 
+class _CheckedGzipFile(gzip.GzipFile):
+    """A `.gz` file whose corruption is a `ValueError` naming the file.
+
+    `gzip` raises `BadGzipFile`, `EOFError` or `zlib.error` from the read
+    that meets the damage, deep inside a caller's loop; this names the file
+    and says what to do. Iteration calls `readline`, `json.load` calls
+    `read`: both are covered.
+    """
+
+    def _checked(self, method, *args):
+        try:
+            return method(*args)
+        except EOFError as e:
+            raise ValueError(
+                f"{self.name}: truncated gzip file ({e}). Copy or compress "
+                "it again.") from None
+        except (gzip.BadGzipFile, zlib.error) as e:
+            raise ValueError(
+                f"{self.name}: not a valid gzip file ({e}). Compress it with "
+                "gzip, or drop the .gz suffix if it is plain text.") from None
+
+    def read(self, size=-1):
+        return self._checked(super().read, size)
+
+    def read1(self, size=-1):
+        return self._checked(super().read1, size)
+
+    def readline(self, size=-1):
+        return self._checked(super().readline, size)
+
+
 def open_data_file(path):
     """Opens `path` for reading bytes, decompressing a `.gz` file."""
     if path.endswith(".gz"):
-        return gzip.open(path, "rb")
+        return _CheckedGzipFile(path, "rb")
     return open(path, "rb")
+
+
+def read_line_chunks(path, chunk_lines=DEFAULT_CHUNK_LINES):
+    """Yields `(number of the first line, lines)` of one file.
+
+    Lines are raw bytes with their line ends, `chunk_lines` at a time; line
+    numbers are 1-based and count blank lines.
+    """
+    with open_data_file(path) as f:
+        first = 1
+        while lines := list(itertools.islice(f, chunk_lines)):
+            yield first, lines
+            first += len(lines)
 
 
 def _where(path, lineno, field=None):
@@ -99,10 +148,21 @@ def _where(path, lineno, field=None):
     return f"{where}, field `{field}`" if field else where
 
 
+def _ids_rule(spec):
+    return (f"Valid: a non-empty list of integer ids in "
+            f"[0, {spec.vocab_size - 1}] (0 = padding)")
+
+
+def _label_rule(spec):
+    if spec.label == "softmax":
+        return (f"Valid: an integer class in [0, {spec.num_classes - 1}] "
+                "(output_layer=softmax)")
+    return "Valid: a finite number (output_layer=mean_squared_error)"
+
+
 def _check_ids(path, lineno, field, value, spec):
     where = _where(path, lineno, field)
-    valid = (f"Valid: a non-empty list of integer ids in "
-             f"[0, {spec.vocab_size - 1}] (0 = padding)")
+    valid = _ids_rule(spec)
     if not isinstance(value, list):
         raise ValueError(f"{where}: expected a list of ids, got "
                          f"{type(value).__name__} {value!r:.80}. {valid}.")
@@ -126,21 +186,16 @@ def _check_ids(path, lineno, field, value, spec):
 
 
 def _check_label(path, lineno, value, spec):
-    where = _where(path, lineno, "label")
+    # `int` first: math.isfinite(10**400) raises OverflowError.
+    ok = not isinstance(value, bool) and (
+        isinstance(value, int)
+        or isinstance(value, float) and math.isfinite(value))
     if spec.label == "softmax":
-        valid = f"an integer class in [0, {spec.num_classes - 1}]"
-        ok = (not isinstance(value, bool)
-              and isinstance(value, (int, float))
-              and math.isfinite(value) and float(value).is_integer()
-              and 0 <= value < spec.num_classes)
-    else:
-        valid = "a finite number"
-        ok = (not isinstance(value, bool)
-              and isinstance(value, (int, float)) and math.isfinite(value))
+        ok = (ok and 0 <= value < spec.num_classes
+              and float(value).is_integer())
     if not ok:
-        raise ValueError(f"{where}: invalid label {value!r:.80}. Valid: "
-                         f"{valid} (output_layer="
-                         f"{'softmax' if spec.label == 'softmax' else 'mean_squared_error'}).")
+        raise ValueError(f"{_where(path, lineno, 'label')}: invalid label "
+                         f"{value!r:.80}. {_label_rule(spec)}.")
 
 
 def check_record(path, lineno, record, spec):
@@ -163,13 +218,69 @@ def check_record(path, lineno, record, spec):
         _check_label(path, lineno, record["label"], spec)
 
 
-def _parse_line(path, lineno, raw):
+class _NonJsonNumber(str):
+    """What Python's `json` reads for NaN, Infinity or an overflowing float."""
+
+
+def _non_json_number(text):
+    value = float(text)
+    return value if math.isfinite(value) else _NonJsonNumber(text)
+
+
+def find_non_json_number(raw):
+    """`(field, text)` of a NaN/Infinity/1e400 in a line orjson rejected.
+
+    Python's `json` reads those (JSON itself has none); orjson, rightly,
+    rejects them as malformed, which hides what is wrong. Returns None if
+    the line is malformed for another reason.
+    """
+    try:
+        record = json.loads(raw, parse_constant=_NonJsonNumber,
+                            parse_float=_non_json_number)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    for field, value in record.items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, _NonJsonNumber):
+                return field, str(item)
+    return None
+
+
+def malformed_json_message(where, raw, error, rules=None,
+                           example=EXAMPLE_LINE):
+    """The message for a line that is not one JSON value.
+
+    Args:
+        where: str naming the line (`"a.jsonl, line 3"`).
+        raw: the line's bytes.
+        error: orjson's error.
+        rules: optional dict field -> text of what the field may hold.
+        example: str. A valid line, shown in the message.
+    """
+    found = find_non_json_number(raw)
+    if found is None:
+        return (f"{where}: malformed JSON ({error}). Each line must be one "
+                f"JSON object such as {example}.")
+    field, text = found
+    rule = (rules or {}).get(field)
+    return (f"{where}, field `{field}`: {text} is not a JSON number (JSON "
+            "has no NaN or Infinity, and a number must fit a 64-bit float)."
+            + (f" {rule}." if rule else ""))
+
+
+def _parse_line(path, lineno, raw, spec=None):
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as e:
-        raise ValueError(f"{_where(path, lineno)}: malformed JSON ({e}). Each "
-                         f"line must be one JSON object such as "
-                         f"{EXAMPLE_LINE}.") from None
+        rules = {}
+        if spec is not None:
+            rules = {field: _ids_rule(s) for field, s in spec.inputs.items()}
+            if spec.label:
+                rules["label"] = _label_rule(spec)
+        raise ValueError(malformed_json_message(
+            _where(path, lineno), raw, e, rules)) from None
 
 
 def _ids_column(lists, input_spec):
@@ -242,15 +353,24 @@ def _check_chunk(file, first_lineno, lines, spec):
     """Parses and checks `lines` one by one; raises on the first bad one."""
     for lineno, raw in enumerate(lines, start=first_lineno):
         if raw.strip():
-            check_record(file, lineno, _parse_line(file, lineno, raw), spec)
+            check_record(file, lineno, _parse_line(file, lineno, raw, spec),
+                         spec)
+
+
+def _decode_each(lines):
+    """Each line decoded alone, or None if any is not one JSON value."""
+    try:
+        return list(map(orjson.loads, lines))
+    except orjson.JSONDecodeError:
+        return None
 
 
 def read_records(path, spec, chunk_lines=DEFAULT_CHUNK_LINES):
     """Yields validated `Records`, `chunk_lines` lines at a time.
 
-    Each chunk is decoded with one `orjson.loads` call (its lines joined into
-    a JSON array) and checked with numpy; a chunk that fails either is
-    re-read line by line to name the first bad line and field.
+    Each line is decoded alone with `orjson.loads` and the chunk is checked
+    with numpy; a chunk that fails either is re-read line by line to name
+    the first bad line and field.
 
     Args:
         path: a JSON Lines file or a directory of them.
@@ -261,38 +381,27 @@ def read_records(path, spec, chunk_lines=DEFAULT_CHUNK_LINES):
         ValueError: on the first bad record, naming file, line and field.
     """
     for file in list_files(path):
-        with open_data_file(file) as f:
-            first_lineno = 1
-            while True:
-                lines = list(itertools.islice(f, chunk_lines))
-                if not lines:
-                    break
-                body = [line for line in lines if not line.isspace()]
-                chunk = None
-                if body:
-                    blob = b"[" + b",".join(body) + b"]"
-                    # numpy would read JSON booleans as 1 and 0: such chunks
-                    # take the record-by-record path.
-                    if b"true" not in blob and b"false" not in blob:
-                        try:
-                            parsed = orjson.loads(blob)
-                        except orjson.JSONDecodeError:
-                            parsed = None
-                        # A line such as `{...},{...}` would join as two
-                        # records: only one value per line is accepted.
-                        if parsed is not None and len(parsed) == len(body):
-                            chunk = records_from_parsed(parsed, spec)
-                    if chunk is None:
-                        _check_chunk(file, first_lineno, lines, spec)
-                        chunk = records_from_parsed(
-                            [orjson.loads(line) for line in body], spec)
-                    if chunk is None:
-                        raise AssertionError(  # the two checks disagree
-                            f"{file}: chunk of lines {first_lineno}-"
-                            f"{first_lineno + len(lines) - 1} failed "
-                            "validation but no record was found invalid.")
-                    yield chunk
-                first_lineno += len(lines)
+        for first_lineno, lines in read_line_chunks(file, chunk_lines):
+            body = [line for line in lines if not line.isspace()]
+            if not body:
+                continue
+            chunk = None
+            joined = b"".join(body)
+            # numpy would read JSON booleans as 1 and 0: such chunks take
+            # the record-by-record path.
+            if b"true" not in joined and b"false" not in joined:
+                parsed = _decode_each(body)
+                if parsed is not None:
+                    chunk = records_from_parsed(parsed, spec)
+            if chunk is None:
+                _check_chunk(file, first_lineno, lines, spec)
+                chunk = records_from_parsed(_decode_each(body), spec)
+            if chunk is None:
+                raise AssertionError(  # the two checks disagree
+                    f"{file}: chunk of lines {first_lineno}-"
+                    f"{first_lineno + len(lines) - 1} failed validation but "
+                    "no record was found invalid.")
+            yield chunk
 
 
 @dataclasses.dataclass
@@ -305,8 +414,19 @@ class ChannelStats:
     max_len1: int = 0
 
 
+def no_records_message(path):
+    return (f"{path}: no records (the channel is empty or holds only blank "
+            f"lines). Each line must be one JSON object such as "
+            f"{EXAMPLE_LINE}.")
+
+
 def scan(path, spec, chunk_lines=DEFAULT_CHUNK_LINES):
-    """Validates every record of a channel; returns `ChannelStats`."""
+    """Validates every record of a channel; returns `ChannelStats`.
+
+    Raises:
+        ValueError: naming file, line and field of the first bad record, or
+            if the channel holds no record.
+    """
     stats = ChannelStats()
     for chunk in read_records(path, spec, chunk_lines):
         stats.records += len(chunk)
@@ -315,4 +435,6 @@ def scan(path, spec, chunk_lines=DEFAULT_CHUNK_LINES):
             stats.max_len0 = max(stats.max_len0, int(chunk.in0.lengths.max()))
         if len(chunk.in1):
             stats.max_len1 = max(stats.max_len1, int(chunk.in1.lengths.max()))
+    if not stats.records:
+        raise ValueError(no_records_message(path))
     return stats

@@ -23,6 +23,7 @@ import io
 
 import orjson
 
+from keras_o2v.data.jsonl import malformed_json_message
 from keras_o2v.instances import EXAMPLE_INSTANCE
 from keras_o2v.instances import MAX_INFER_SEQLEN
 from keras_o2v.instances import instance_name
@@ -141,29 +142,23 @@ def negotiate_accept(header):
 def parse_lines(lines, locate_line=lambda k: f"line {k + 1}"):
     """JSON Lines -> (objects, positions of their lines in `lines`).
 
-    Blank lines are skipped. All lines are decoded with one `orjson` call;
-    only if that fails is each line decoded alone, to name the bad one.
+    Blank lines are skipped. Each line is decoded on its own: lines are
+    never joined, so two broken lines cannot pass as valid objects and
+    object `i` always comes from line `positions[i]`.
     """
     positions = [k for k, line in enumerate(lines) if line.strip()]
-    body = [lines[k] for k in positions]
-    if not body:
-        return [], []
     try:
-        records = orjson.loads(b"[" + b",".join(body) + b"]")
-        # A line such as `{...},{...}` would join as two objects.
-        if len(records) == len(body):
-            return records, positions
+        return [orjson.loads(lines[k]) for k in positions], positions
     except orjson.JSONDecodeError:
         pass
-    records = []
     for k in positions:
         try:
-            records.append(orjson.loads(lines[k]))
+            orjson.loads(lines[k])
         except orjson.JSONDecodeError as e:
-            raise RequestError(
-                f"{locate_line(k)}: malformed JSON ({e}). Each line must be "
-                f"one JSON object such as {EXAMPLE_INSTANCE}.") from None
-    return records, positions
+            raise RequestError(malformed_json_message(
+                locate_line(k), lines[k], e,
+                example=EXAMPLE_INSTANCE)) from None
+    raise AssertionError("a line failed to decode, then decoded")
 
 
 def parse_invocation(body, media):
@@ -209,14 +204,22 @@ class PredictionWriter:
         if media == JSON:
             out.write(b'{"predictions":[')
 
-    def write(self, output, values):
-        """Writes one `{output: row}` per row of the `(n, k)` `values`."""
+    def write(self, output, values, positions=None, num_lines=None):
+        """Writes one `{output: row}` per row of the `(n, k)` `values`.
+
+        With `positions` (row `i` answers input line `positions[i]`) and
+        `num_lines`, JSON Lines output gets a blank line for each blank
+        input line, so that output line N always answers input line N.
+        """
         items = [dumps({output: row}) for row in values]
-        if not items:
-            return
-        if self.media == JSONLINES:
-            self.out.write(b"\n".join(items) + b"\n")
-        else:
+        if self.media == JSONLINES and positions is not None:
+            lines = [b""] * num_lines
+            for position, item in zip(positions, items):
+                lines[position] = item
+            self.out.write(b"".join(line + b"\n" for line in lines))
+        elif self.media == JSONLINES:
+            self.out.write(b"".join(item + b"\n" for item in items))
+        elif items:
             self.out.write((b"," if self.count else b"") + b",".join(items))
         self.count += len(items)
 

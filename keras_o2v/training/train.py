@@ -5,6 +5,8 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
+import warnings
 
 import keras
 import tensorflow as tf
@@ -54,16 +56,42 @@ class TrainResult:
     hyperparameters: dict
 
 
+def _raise_channel_error(channels):
+    for channel in channels:
+        if channel is not None and channel.error is not None:
+            raise channel.error from None
+
+
 @contextlib.contextmanager
 def data_errors(*channels):
-    """Re-raises a channel's `ValueError` that tf.data wrapped."""
+    """Raises a channel's `ValueError` in place of what it caused.
+
+    The channels' datasets are made with `on_error="stop"`: a bad record
+    ends the pass quietly, so Keras sees a short epoch (or tf.data an
+    error); either way the channel's own error is what the caller gets.
+    """
     try:
         yield
-    except tf.errors.OpError:
-        for channel in channels:
-            if channel is not None and channel.error is not None:
-                raise channel.error from None
+    except Exception:
+        _raise_channel_error(channels)
         raise
+    _raise_channel_error(channels)
+
+
+class _StopOnDataError(keras.callbacks.Callback):
+    """Raises a channel's error at the first step after the bad record, so
+    that no callback after it (backups, early stopping) treats the short
+    epoch as complete."""
+
+    def __init__(self, *channels):
+        super().__init__()
+        self.channels = channels
+
+    def on_train_batch_end(self, batch, logs=None):
+        _raise_channel_error(self.channels)
+
+    def on_epoch_end(self, epoch, logs=None):
+        _raise_channel_error(self.channels)
 
 
 def _eval_channel(path, spec, batch_size=EVAL_BATCH_SIZE, stats=None):
@@ -149,13 +177,18 @@ def fit_channels(model, train_channel, val_channel=None, **kwargs):
     Returns:
         The Keras `History`.
     """
-    with data_errors(train_channel, val_channel):
+    callbacks = [_StopOnDataError(train_channel, val_channel),
+                 *(kwargs.pop("callbacks", None) or [])]
+    with data_errors(train_channel, val_channel), warnings.catch_warnings():
+        # Keras warns whenever a pass of unknown length ends (no `stats`),
+        # and when a bad record ends it early: the channel says more.
+        warnings.filterwarnings("ignore", "Your input ran out of data")
         return model.fit(
-            train_channel.as_dataset(),
-            validation_data=(val_channel.as_dataset()
+            train_channel.as_dataset(on_error="stop"),
+            validation_data=(val_channel.as_dataset(on_error="stop")
                              if val_channel is not None else None),
             shuffle=False,  # the channel shuffles, per epoch and seed
-            **kwargs)
+            callbacks=callbacks, **kwargs)
 
 
 def evaluate(model, path, batch_size=EVAL_BATCH_SIZE):
@@ -169,7 +202,7 @@ def evaluate(model, path, batch_size=EVAL_BATCH_SIZE):
     # The scan validates every record and gives the exact batch count.
     channel = _eval_channel(path, spec, batch_size, stats=scan(path, spec))
     with data_errors(channel):
-        logs = model.evaluate(channel.as_dataset(), verbose=0,
+        logs = model.evaluate(channel.as_dataset(on_error="stop"), verbose=0,
                               return_dict=True)
     return {name: float(logs[name]) for name in metric_names(hp)}
 
@@ -243,97 +276,115 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
     task_type, task_id, chief = task_info(strategy)
     _log_resolved(hp)
     check_auxiliary(auxiliary)
-    if model_dir:
-        os.makedirs(model_dir, exist_ok=True)
-        stale = os.path.join(model_dir, METRICS_FILE)
-        if os.path.exists(stale):
-            # Never leave an old "complete" marker beside a new model.
-            os.remove(stale)
-            logger.info("Removed %s from an earlier run.", stale)
-    if seed is not None:
-        keras.utils.set_random_seed(seed)
+    with _removed_on_failure(model_dir):
+        if model_dir:
+            os.makedirs(model_dir, exist_ok=True)
+            stale = os.path.join(model_dir, METRICS_FILE)
+            if os.path.exists(stale):
+                # Never leave an old "complete" marker beside a new model.
+                os.remove(stale)
+                logger.info("Removed %s from an earlier run.", stale)
+        if seed is not None:
+            keras.utils.set_random_seed(seed)
 
-    spec = RecordSpec.from_hyperparameters(hp)
-    paths = {"train": train, "validation": validation, "test": test}
-    stats = {}
-    if validate_data:
-        for name, path in paths.items():
-            if path is not None:
-                stats[name] = scan(path, spec)
-                logger.info("%s channel %s: %d records, %d with label != 0.",
-                            name, path, stats[name].records,
-                            stats[name].nonzero_labels)
+        spec = RecordSpec.from_hyperparameters(hp)
+        paths = {"train": train, "validation": validation, "test": test}
+        stats = {}
+        if validate_data:
+            for name, path in paths.items():
+                if path is not None:
+                    stats[name] = scan(path, spec)
+                    logger.info("%s channel %s: %d records, %d with label "
+                                "!= 0.", name, path, stats[name].records,
+                                stats[name].nonzero_labels)
 
-    replicas = strategy.num_replicas_in_sync
-    batch_size = hp["mini_batch_size"] * (replicas if per_replica_batch
-                                          else 1)
-    logger.info("Distribution: %s; global batch %d.", describe(strategy),
-                batch_size)
-    channel_kwargs = {}
-    if shuffle_buffer is not None:
-        channel_kwargs["shuffle_buffer"] = shuffle_buffer
-    num_workers, worker_index = worker_shard(strategy)
-    train_files = list_files(train)
-    if num_workers > 1 and len(train_files) >= num_workers:
-        # A directory of files: each worker reads its own files. Their batch
-        # counts differ, so no exact count is declared.
-        channel_kwargs.update(num_shards=num_workers,
-                              shard_index=worker_index)
-        logger.info("Worker %d of %d reads %d of the %d train files.",
-                    worker_index, num_workers,
-                    len(train_files[worker_index::num_workers]),
-                    len(train_files))
-    train_channel, val_channel = make_channels(
-        train, validation, spec, hp, batch_size, seed=seed, stats=stats,
-        **channel_kwargs)
+        replicas = strategy.num_replicas_in_sync
+        batch_size = hp["mini_batch_size"] * (replicas if per_replica_batch
+                                              else 1)
+        logger.info("Distribution: %s; global batch %d.", describe(strategy),
+                    batch_size)
+        channel_kwargs = {}
+        if shuffle_buffer is not None:
+            channel_kwargs["shuffle_buffer"] = shuffle_buffer
+        num_workers, worker_index = worker_shard(strategy)
+        train_files = list_files(train)
+        if num_workers > 1 and len(train_files) >= num_workers:
+            # A directory of files: each worker reads its own files. Their
+            # batch counts differ, so no exact count is declared.
+            channel_kwargs.update(num_shards=num_workers,
+                                  shard_index=worker_index)
+            logger.info("Worker %d of %d reads %d of the %d train files.",
+                        worker_index, num_workers,
+                        len(train_files[worker_index::num_workers]),
+                        len(train_files))
+        train_channel, val_channel = make_channels(
+            train, validation, spec, hp, batch_size, seed=seed, stats=stats,
+            **channel_kwargs)
 
-    backup_dir = None
-    if model_dir:
-        backup_dir = os.path.join(model_dir, "backup")
-        if not chief:
-            # Workers must not overwrite the chief's backup.
-            backup_dir = os.path.join(model_dir, f".backup-{task_type}-"
-                                      f"{task_id}")
-    previous_policy = keras.config.dtype_policy()
-    if mixed_precision:
-        keras.config.set_dtype_policy(mixed_precision_policy())
-        logger.info("Mixed precision: %s.", keras.config.dtype_policy().name)
+        backup_dir = None
+        if model_dir:
+            backup_dir = os.path.join(model_dir, "backup")
+            if not chief:
+                # Workers must not overwrite the chief's backup.
+                backup_dir = os.path.join(model_dir, f".backup-{task_type}-"
+                                          f"{task_id}")
+        previous_policy = keras.config.dtype_policy()
+        if mixed_precision:
+            keras.config.set_dtype_policy(mixed_precision_policy())
+            logger.info("Mixed precision: %s.",
+                        keras.config.dtype_policy().name)
+        try:
+            with strategy.scope():
+                model = build_model(hp, auxiliary, seed)
+        finally:
+            keras.config.set_dtype_policy(previous_policy)
+        early_stopping = ResumableEarlyStopping(
+            state_dir=backup_dir,
+            # Without validation data it only records the epochs' logs.
+            monitor="val_loss" if val_channel is not None else "loss",
+            patience=(hp["early_stopping_patience"] if val_channel is not None
+                      else hp["epochs"] + 1),
+            min_delta=hp["early_stopping_tolerance"],
+            restore_best_weights=val_channel is not None)
+        all_callbacks = [
+            _SyncEpoch(train_channel),
+            SageMakerMetricsLogger(lambda: train_channel.epoch_records),
+            early_stopping,  # saves its state before the backup of each epoch
+        ]
+        if backup_dir is not None:
+            all_callbacks.append(keras.callbacks.BackupAndRestore(
+                backup_dir, delete_checkpoint=True))
+        all_callbacks.extend(callbacks or [])
+        with multi_worker_fit_fixes(model, strategy,
+                                    lambda: _first_batch(train, spec,
+                                                         batch_size)):
+            fit_channels(model, train_channel, val_channel,
+                         epochs=hp["epochs"], callbacks=all_callbacks,
+                         verbose=verbose)
+            history = {k: [log[k] for log in early_stopping.epoch_logs]
+                       for k in (early_stopping.epoch_logs or [{}])[0]}
+            metrics = _final_metrics(model, hp, history, validation, test)
+        if model_dir and chief:
+            save_model_atomic(model, os.path.join(model_dir, MODEL_FILE))
+            write_json_atomic(os.path.join(model_dir, HYPERPARAMETERS_FILE),
+                              hp)
+            write_json_atomic(os.path.join(model_dir, METRICS_FILE), metrics)
+            logger.info("Wrote %s, %s and %s to %s.", MODEL_FILE,
+                        HYPERPARAMETERS_FILE, METRICS_FILE, model_dir)
+        return TrainResult(model, metrics, history, hp)
+
+
+@contextlib.contextmanager
+def _removed_on_failure(model_dir):
+    """Removes `model_dir` if this run created it and fails while it holds
+    no file (nothing a rerun could resume from)."""
+    created = model_dir is not None and not os.path.exists(model_dir)
     try:
-        with strategy.scope():
-            model = build_model(hp, auxiliary, seed)
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
-    early_stopping = ResumableEarlyStopping(
-        state_dir=backup_dir,
-        # Without validation data it only records the epochs' logs.
-        monitor="val_loss" if val_channel is not None else "loss",
-        patience=(hp["early_stopping_patience"] if val_channel is not None
-                  else hp["epochs"] + 1),
-        min_delta=hp["early_stopping_tolerance"],
-        restore_best_weights=val_channel is not None)
-    all_callbacks = [
-        _SyncEpoch(train_channel),
-        SageMakerMetricsLogger(lambda: train_channel.epoch_records),
-        early_stopping,  # saves its state before the backup of each epoch
-    ]
-    if backup_dir is not None:
-        all_callbacks.append(keras.callbacks.BackupAndRestore(
-            backup_dir, delete_checkpoint=True))
-    all_callbacks.extend(callbacks or [])
-    with multi_worker_fit_fixes(model, strategy,
-                                lambda: _first_batch(train, spec, batch_size)):
-        fit_channels(model, train_channel, val_channel, epochs=hp["epochs"],
-                     callbacks=all_callbacks, verbose=verbose)
-        history = {k: [log[k] for log in early_stopping.epoch_logs]
-                   for k in (early_stopping.epoch_logs or [{}])[0]}
-        metrics = _final_metrics(model, hp, history, validation, test)
-    if model_dir and chief:
-        save_model_atomic(model, os.path.join(model_dir, MODEL_FILE))
-        write_json_atomic(os.path.join(model_dir, HYPERPARAMETERS_FILE), hp)
-        write_json_atomic(os.path.join(model_dir, METRICS_FILE), metrics)
-        logger.info("Wrote %s, %s and %s to %s.", MODEL_FILE,
-                    HYPERPARAMETERS_FILE, METRICS_FILE, model_dir)
-    return TrainResult(model, metrics, history, hp)
+        yield
+    except BaseException:
+        if created and not any(files for _, _, files in os.walk(model_dir)):
+            shutil.rmtree(model_dir, ignore_errors=True)
+        raise
 
 
 def _first_batch(path, spec, batch_size):
