@@ -171,10 +171,12 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_server(model_dir, port, log_file):
+def start_server(model_dir, port, log_file,
+                 options=("--max-payload-mb", "64")):
+    """`keras-o2v serve` on 127.0.0.1:`port`, once `/ping` answers."""
     process = subprocess.Popen(
         [sys.executable, "-m", "keras_o2v.cli", "serve", "--model-dir",
-         model_dir, "--port", str(port), "--max-payload-mb", "64"],
+         model_dir, "--port", str(port), *options],
         stdout=log_file, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:

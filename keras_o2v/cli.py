@@ -108,7 +108,10 @@ def _cmd_serve(args):
           f"SageMaker /ping and /invocations; TF Serving "
           f"/v1/models/{args.model_name}[:predict]", flush=True)
     serve(predictor, host=args.host, port=args.port,
-          model_name=args.model_name, max_payload_mb=args.max_payload_mb)
+          model_name=args.model_name, max_payload_mb=args.max_payload_mb,
+          max_padded_ids=args.max_padded_ids,
+          body_timeout_s=args.body_timeout,
+          max_connections=args.max_connections)
 
 
 def _cmd_predict(args):
@@ -491,14 +494,26 @@ def build_parser():
 
     p = sub.add_parser("serve",
                        help="REST server: SageMaker and TF Serving APIs")
-    p.add_argument("--model-dir", required=True)
+    p.add_argument("--model-dir", required=True,
+                   help="output directory of `keras-o2v train`")
     p.add_argument("--host", default="127.0.0.1",
                    help="interface to bind (0.0.0.0: all; default local only)")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=int, default=8080,
+                   help="TCP port (default 8080)")
     p.add_argument("--model-name", default="object2vec",
                    help="NAME in /v1/models/NAME:predict")
     p.add_argument("--max-payload-mb", type=float, default=6,
-                   help="larger request bodies get HTTP 413")
+                   help="larger request bodies get HTTP 413 (default 6)")
+    p.add_argument("--max-padded-ids", type=int, default=4_000_000,
+                   help="HTTP 413 for requests padding to more ids (rows x "
+                        "width after truncation, summed over the inputs; "
+                        "default 4000000)")
+    p.add_argument("--body-timeout", type=float, default=30,
+                   help="HTTP 408 for request bodies not received whole "
+                        "within this many seconds (default 30)")
+    p.add_argument("--max-connections", type=int, default=256,
+                   help="HTTP 503 for requests beyond this many in flight "
+                        "(/ping exempt; default 256)")
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("predict", help="batch prediction over JSON Lines")

@@ -9,7 +9,7 @@ Signatures (int32 inputs of shape `(batch, None)`, 0 = padding):
 | `embed_in1` | `in1` | `embeddings`: encoder 1, `(batch, enc_dim)` |
 
 The signatures take ids whole: truncation to `encX_max_seq_len` is the
-client's job (the `keras-o2v serve` SageMaker endpoint does it for you).
+client's job (both routes of `keras-o2v serve` do it for you).
 """
 
 import os

@@ -25,8 +25,6 @@ CHANNELS = ("in0", "in1")
 EXAMPLE_INSTANCE = '{"in0": [6, 17, 606], "in1": [16, 21]}'
 # SageMaker's documented range for `infer_max_seqlens`.
 MAX_INFER_SEQLEN = 5000
-# For inputs taken whole (TF Serving's contract): no truncation.
-UNLIMITED = 2**62
 
 
 def instance_name(index):

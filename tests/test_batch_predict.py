@@ -37,15 +37,18 @@ def pairs(n, seed=0):
 
 def read_lines(path):
     with open(path) as f:
-        return [json.loads(line) for line in f]
+        return [json.loads(line) for line in f if line.strip()]
 
 
 def test_one_line_per_input_line_in_order(model, predictor, write_jsonl,
                                           tmp_path):
     rows = pairs(7)
-    path = write_jsonl(rows[:3] + [""] + rows[3:])  # blank line: no output
+    path = write_jsonl(rows[:3] + [""] + rows[3:])
     out = str(tmp_path / "out.jsonl")
     assert predict_file(predictor, path, out, chunk_lines=2) == 7
+    with open(out) as f:  # a blank input line gives a blank output line
+        assert [line == "\n" for line in f] == [False] * 3 + [True] + [
+            False] * 4
     lines = read_lines(out)
     assert [list(line) for line in lines] == [["scores"]] * 7
     np.testing.assert_allclose([line["scores"] for line in lines],

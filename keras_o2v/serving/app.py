@@ -9,6 +9,14 @@ Routes:
 | `GET /v1/models/<name>` | TF Serving model status |
 | `POST /v1/models/<name>:predict` | TF Serving predict, row or columnar format |
 
+Both POST routes truncate each input to its encoder's `encX_max_seq_len`
+(`/invocations`: or to the request's `infer_max_seqlens`, at most 5000)
+before padding the rows to the longest. The TF Serving route thus differs
+from a SavedModel in TF Serving, which takes ids whole: here a row longer
+than the model was trained on cannot make every row of its request that
+long. The padded size of a request (rows x width, summed over its inputs)
+is bounded by `max_padded_ids`.
+
 Concurrency model: one process, one asyncio event loop (uvicorn) that
 accepts connections and reads request bodies (enforcing the payload limit
 as they stream in). The rest of a request (decode, validate, pad, one model
@@ -20,16 +28,39 @@ another's TensorFlow ops, and each call's ops use TensorFlow's intra-op
 thread pool (all cores). There is no batching across requests. To use more
 cores for Python work, run several servers behind a load balancer.
 
+Limits, each answered with a JSON error and logged in one line:
+
+* `max_payload_mb`: a larger body gets a 413 (as soon as it is known).
+* `max_padded_ids`: a request padding to more ids gets a 413, before any
+  padding or model call.
+* `body_timeout_s`: a body not received whole in that time gets a 408 and
+  the connection is closed (clients holding half-sent bodies).
+* `max_connections`: requests in flight at once (each holds a connection,
+  reading its body or waiting for its answer); more get a 503 at once
+  (`/ping` is exempt).
+  Idle keep-alive connections are closed by uvicorn after 5 s and do not
+  count; connections that never finish sending their headers are not
+  bounded here (a reverse proxy's job).
+
+A client that disconnects before sending its whole body is logged in one
+line, without a traceback.
+
 Every client error is a JSON `{"error": "..."}` with status 400 (bad body,
 naming the instance and field), 404 (unknown model or route), 405, 406
-(`Accept`), 413 (payload over the limit) or 415 (`Content-Type`); an
+(`Accept`), 408 (body too slow), 413 (payload or padded size over the
+limit), 415 (`Content-Type`) or 503 (too many requests in flight); an
 unexpected failure is a 500 with the same shape, logged with its traceback.
 The server keeps serving after any of them.
 """
 
+import logging
+
+import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -38,19 +69,76 @@ from keras_o2v.export import SIGNATURES
 from keras_o2v.serving import formats
 
 DEFAULT_MAX_PAYLOAD_MB = 6  # SageMaker real-time endpoints' limit
+# A 6 MB JSON body holds at most ~3M ids (2 bytes each, as "1,"): 4M int32
+# ids (16 MB padded, and the model's activations in proportion) leave room
+# to pad any legitimate full-size batch, while one long row can no longer
+# pad thousands of short ones to its length.
+DEFAULT_MAX_PADDED_IDS = 4_000_000
+# A 6 MB body takes well under a second on any real link.
+DEFAULT_BODY_TIMEOUT_S = 30
+DEFAULT_MAX_CONNECTIONS = 256
 _SIGNATURE_INPUTS = {name: inputs for name, (inputs, _) in SIGNATURES.items()}
 
-
-def _json(body, status=200, media=formats.JSON):
-    return Response(body, status_code=status, media_type=media)
+logger = logging.getLogger(__name__)
 
 
-def _error(message, status):
-    return _json(formats.encode_error(message), status)
+def _json(body, status=200, media=formats.JSON, headers=None):
+    return Response(body, status_code=status, media_type=media,
+                    headers=headers)
 
 
-async def _read_body(request, max_payload_mb):
-    """The body, or a 413 `RequestError` as soon as it exceeds the limit."""
+def _error(message, status, headers=None):
+    return _json(formats.encode_error(message), status, headers=headers)
+
+
+def _client(request):
+    return "{}:{}".format(*request.client) if request.client else "client"
+
+
+def _check_positive(name, value, kind=(int, float)):
+    if isinstance(value, bool) or not isinstance(value, kind) or not (
+            value > 0):
+        what = "integer" if kind is int else "number"
+        raise ValueError(f"`{name}` must be a positive {what}. "
+                         f"Received: {name}={value!r}")
+
+
+class _LimitInFlight:
+    """ASGI middleware: a JSON 503 for requests beyond `limit` in flight.
+
+    uvicorn's own `limit_concurrency` answers in plain text and also counts
+    idle keep-alive connections. `/ping` is not limited: a busy server is
+    still healthy. One event loop: no lock needed.
+    """
+
+    def __init__(self, app, limit):
+        self.app, self.limit, self.in_flight = app, limit, 0
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] == "/ping":
+            return await self.app(scope, receive, send)
+        if self.in_flight >= self.limit:
+            client = scope.get("client")
+            logger.warning("503 for %s: %d requests in flight "
+                           "(max_connections=%d).",
+                           "{}:{}".format(*client) if client else "client",
+                           self.in_flight, self.limit)
+            response = _error(
+                f"Server busy: {self.in_flight} requests in flight, the "
+                f"limit (max_connections={self.limit}). Retry later, or "
+                "start the server with a larger --max-connections.", 503,
+                {"Retry-After": "1", "Connection": "close"})
+            return await response(scope, receive, send)
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+async def _read_body(request, max_payload_mb, body_timeout_s):
+    """The body, or a `RequestError`: 413 as soon as it exceeds the limit,
+    408 if not received within `body_timeout_s`, 400 if the client left."""
     limit = int(max_payload_mb * 2**20)
 
     def too_large(size):
@@ -64,11 +152,27 @@ async def _read_body(request, max_payload_mb):
     if declared.isdigit() and int(declared) > limit:
         raise too_large(int(declared))
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(f"more than {limit}")
-        chunks.append(chunk)
+    try:
+        with anyio.fail_after(body_timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise too_large(f"more than {limit}")
+                chunks.append(chunk)
+    except TimeoutError:
+        logger.warning("408 for %s: body not received within %gs (%d of %s "
+                       "bytes).", _client(request), body_timeout_s, size,
+                       declared or "?")
+        raise formats.RequestError(
+            f"The request body was not received within {body_timeout_s:g} "
+            f"seconds (body_timeout_s; {size} bytes received): send the "
+            "whole body at once, or split the instances into smaller "
+            "requests.", status=408) from None
+    except ClientDisconnect:
+        # Nobody reads the answer; one line instead of uvicorn's traceback.
+        logger.info("%s disconnected before sending its body (%d of %s "
+                    "bytes).", _client(request), size, declared or "?")
+        raise formats.RequestError("Client disconnected.") from None
     return b"".join(chunks)
 
 
@@ -83,7 +187,10 @@ def _client_errors(prepare):
 
 
 def create_app(predictor, model_name=DEFAULT_NAME,
-               max_payload_mb=DEFAULT_MAX_PAYLOAD_MB, version=1):
+               max_payload_mb=DEFAULT_MAX_PAYLOAD_MB, version=1,
+               max_padded_ids=DEFAULT_MAX_PADDED_IDS,
+               body_timeout_s=DEFAULT_BODY_TIMEOUT_S,
+               max_connections=DEFAULT_MAX_CONNECTIONS):
     """The Starlette app serving `predictor` (a warmed-up `Predictor`).
 
     Args:
@@ -91,19 +198,24 @@ def create_app(predictor, model_name=DEFAULT_NAME,
         model_name: str. The `<name>` of the TF Serving routes.
         max_payload_mb: number. Larger request bodies get a 413.
         version: int. The version TF Serving's status route reports.
+        max_padded_ids: int. Requests padding to more ids (rows x width
+            after truncation, summed over the inputs) get a 413.
+        body_timeout_s: number. Bodies not received whole in that many
+            seconds get a 408.
+        max_connections: int. Requests in flight beyond it get a 503.
     """
-    if isinstance(max_payload_mb, bool) or not isinstance(
-            max_payload_mb, (int, float)) or not max_payload_mb > 0:
-        raise ValueError("`max_payload_mb` must be a positive number. "
-                         f"Received: max_payload_mb={max_payload_mb!r}")
+    _check_positive("max_payload_mb", max_payload_mb)
+    _check_positive("max_padded_ids", max_padded_ids, int)
+    _check_positive("body_timeout_s", body_timeout_s)
+    _check_positive("max_connections", max_connections, int)
 
     def invoke(body, content_type, accept):
         def prepare():
             media, max_seqlens = formats.parse_content_type(content_type)
             out_media = formats.negotiate_accept(accept)
             instances, locate = formats.parse_invocation(body, media)
-            return out_media, predictor.prepare(instances, max_seqlens,
-                                                locate)
+            return out_media, predictor.prepare(
+                instances, max_seqlens, locate, max_padded_ids=max_padded_ids)
 
         out_media, batch = _client_errors(prepare)
         values = predictor.run(batch)
@@ -114,8 +226,8 @@ def create_app(predictor, model_name=DEFAULT_NAME,
         def prepare():
             signature, instances, columnar = formats.parse_tfs_request(
                 body, _SIGNATURE_INPUTS)
-            return columnar, predictor.prepare_signature(signature,
-                                                         instances)
+            return columnar, predictor.prepare_signature(
+                signature, instances, max_padded_ids=max_padded_ids)
 
         columnar, batch = _client_errors(prepare)
         return formats.encode_tfs_response(predictor.run(batch), columnar)
@@ -131,7 +243,7 @@ def create_app(predictor, model_name=DEFAULT_NAME,
         return _json(b'{"status":"healthy"}')
 
     async def invocations(request):
-        body = await _read_body(request, max_payload_mb)
+        body = await _read_body(request, max_payload_mb, body_timeout_s)
         content, media = await run_in_threadpool(
             invoke, body, request.headers.get("content-type"),
             request.headers.get("accept"))
@@ -145,11 +257,13 @@ def create_app(predictor, model_name=DEFAULT_NAME,
 
     async def predict(request):
         check_model(request)
-        body = await _read_body(request, max_payload_mb)
+        body = await _read_body(request, max_payload_mb, body_timeout_s)
         return _json(await run_in_threadpool(tfs_predict, body))
 
     async def request_error(request, exc):
-        return _error(str(exc), exc.status)
+        # A 408's client may still be sending: close rather than parse on.
+        headers = {"Connection": "close"} if exc.status == 408 else None
+        return _error(str(exc), exc.status, headers)
 
     async def http_error(request, exc):
         return _error(exc.detail, exc.status_code)
@@ -170,14 +284,24 @@ def create_app(predictor, model_name=DEFAULT_NAME,
         formats.RequestError: request_error,
         HTTPException: http_error,
         Exception: internal_error,
-    })
+    }, middleware=[Middleware(_LimitInFlight, limit=max_connections)])
 
 
 def serve(predictor, host="127.0.0.1", port=8080, model_name=DEFAULT_NAME,
-          max_payload_mb=DEFAULT_MAX_PAYLOAD_MB, log_level="info"):
-    """Serves `predictor` with uvicorn until interrupted (SIGINT/SIGTERM)."""
+          max_payload_mb=DEFAULT_MAX_PAYLOAD_MB, log_level="info",
+          max_padded_ids=DEFAULT_MAX_PADDED_IDS,
+          body_timeout_s=DEFAULT_BODY_TIMEOUT_S,
+          max_connections=DEFAULT_MAX_CONNECTIONS):
+    """Serves `predictor` with uvicorn until interrupted (SIGINT/SIGTERM).
+
+    The limits are `create_app`'s; uvicorn's keep-alive timeout (5 s)
+    stays its default.
+    """
     import uvicorn
 
-    app = create_app(predictor, model_name, max_payload_mb)
+    app = create_app(predictor, model_name, max_payload_mb,
+                     max_padded_ids=max_padded_ids,
+                     body_timeout_s=body_timeout_s,
+                     max_connections=max_connections)
     uvicorn.run(app, host=host, port=port, log_level=log_level,
                 access_log=False)

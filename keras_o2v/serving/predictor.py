@@ -4,6 +4,12 @@ The server and batch prediction share it: both validate and pad instances
 (`keras_o2v.instances`), then make one call of a compiled signature function
 (`keras_o2v.export.serving_functions`, the functions a SavedModel export
 holds) per batch.
+
+Both routes of the server truncate each input to its encoder's
+`encX_max_seq_len` (or to the request's `infer_max_seqlens`) before padding,
+and may bound the padded size of a call (`max_padded_ids`): the model's
+work and memory grow with rows x padded width, not with the payload, so one
+long row among many short ones would otherwise pad them all to its length.
 """
 
 import dataclasses
@@ -14,11 +20,11 @@ import numpy as np
 from keras_o2v.export import SIGNATURES
 from keras_o2v.export import serving_functions
 from keras_o2v.export import signature_for
-from keras_o2v.instances import UNLIMITED
 from keras_o2v.instances import detect_fields
 from keras_o2v.instances import input_specs
 from keras_o2v.instances import instance_name
 from keras_o2v.instances import to_arrays
+from keras_o2v.serving.formats import RequestError
 
 logger = logging.getLogger(__name__)
 
@@ -78,30 +84,61 @@ class Predictor:
             logger.info("Warmed up signature %s.", name)
 
     def prepare(self, instances, max_seqlens=None, locate=instance_name,
-                expected=None):
+                expected=None, max_padded_ids=None):
         """A `Batch` for SageMaker-style instances; mode from their fields.
 
         Inputs are truncated to `encX_max_seq_len`, or to `max_seqlens`
         `(in0_len, in1_len)` if given. `expected` is passed to
-        `detect_fields`. Raises `ValueError` naming instance and field.
+        `detect_fields`. Raises `ValueError` naming instance and field, or
+        the 413 `RequestError` of `check_padded_size`.
         """
         fields = detect_fields(instances, locate, expected)
         specs = input_specs(self.hyperparameters, max_seqlens)
+        specs = {f: specs[f] for f in fields}
+        check_padded_size(instances, specs, max_padded_ids)
         return Batch(signature_for(fields),
-                     to_arrays(instances, {f: specs[f] for f in fields},
-                               locate))
+                     to_arrays(instances, specs, locate))
 
-    def prepare_signature(self, signature, instances, locate=instance_name):
+    def prepare_signature(self, signature, instances, locate=instance_name,
+                          max_padded_ids=None):
         """A `Batch` for `signature` from instances holding its inputs.
 
-        Ids are taken whole, as the exported SavedModel takes them.
+        Inputs are truncated to `encX_max_seq_len`, as `prepare` does (the
+        exported SavedModel itself takes ids whole). Raises as `prepare`.
         """
-        specs = input_specs(self.hyperparameters, (UNLIMITED, UNLIMITED))
-        inputs = SIGNATURES[signature][0]
-        return Batch(signature, to_arrays(
-            instances, {f: specs[f] for f in inputs}, locate))
+        specs = input_specs(self.hyperparameters)
+        specs = {f: specs[f] for f in SIGNATURES[signature][0]}
+        check_padded_size(instances, specs, max_padded_ids)
+        return Batch(signature, to_arrays(instances, specs, locate))
 
     def run(self, batch):
         """One call of the batch's signature: float32 `(n, k)` array."""
         outputs = self.functions[batch.signature](**batch.arrays)
         return outputs[batch.output].numpy()
+
+
+def check_padded_size(instances, specs, max_padded_ids):
+    """Raises a 413 `RequestError` if padding would exceed `max_padded_ids`.
+
+    The padded size is rows x width summed over the inputs of `specs`,
+    width being the longest row after truncation to `max_seq_len`. Checked
+    before validation and padding, so that nothing that large is allocated;
+    fields that are not lists count as empty (validation names them).
+    """
+    if max_padded_ids is None:
+        return
+    shapes, total = [], 0
+    for field, spec in specs.items():
+        longest = max((len(x[field]) for x in instances
+                       if isinstance(x, dict)
+                       and isinstance(x.get(field), list)), default=0)
+        width = min(longest, spec.max_seq_len)
+        shapes.append(f"{field}: {len(instances)} rows x {width}")
+        total += len(instances) * width
+    if total > max_padded_ids:
+        raise RequestError(
+            f"The request pads to {total} ids ({' + '.join(shapes)}, after "
+            f"truncation), over the limit of max_padded_ids={max_padded_ids}"
+            ": split the instances into several requests (rows of similar "
+            "lengths pad least), or start the server with a larger "
+            "--max-padded-ids.", status=413)

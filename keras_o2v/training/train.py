@@ -9,7 +9,6 @@ import shutil
 import warnings
 
 import keras
-import tensorflow as tf
 
 from keras_o2v.data import JsonlChannel
 from keras_o2v.data import RecordSpec

@@ -66,10 +66,13 @@ def test_bad_regression_label(write_jsonl):
     with pytest.raises(ValueError, match="line 2, field `label`: invalid "
                                          "label '4'. Valid: a finite number"):
         read_all(path, spec)
-    # NaN is not JSON: json.dumps writes it, strict parsers refuse it.
+    # NaN is not JSON: json.dumps writes it, strict parsers refuse it. The
+    # error says so, and what a label may be.
     path = write_jsonl([{"label": float("nan"), "in0": [1], "in1": [2]}],
                        "nan.jsonl")
-    with pytest.raises(ValueError, match="line 1: malformed JSON"):
+    with pytest.raises(ValueError, match=r"line 1, field `label`: NaN is not "
+                       r"a JSON number \(JSON has no NaN or Infinity.*Valid: "
+                       r"a finite number"):
         read_all(path, spec)
     path = write_jsonl([{"label": 3.7, "in0": [1], "in1": [2]}], "ok.jsonl")
     assert read_all(path, spec)[0].labels.tolist() == [pytest.approx(3.7)]

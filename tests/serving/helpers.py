@@ -57,3 +57,34 @@ def post_json(port, path, body, **headers):
     status, _, content = request(port, "POST", path, body, {
         "Content-Type": "application/json", **headers})
     return status, orjson.loads(content)
+
+
+def partial_request(port, path, body, declared, content_type=
+                    "application/json"):
+    """A socket that sent headers declaring `declared` body bytes, then
+    `body` (fewer bytes): a request in flight, its body half sent."""
+    sock = socket.create_connection(("127.0.0.1", port),
+                                    timeout=REQUEST_TIMEOUT_S)
+    sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 f"Content-Type: {content_type}\r\n"
+                 f"Content-Length: {declared}\r\n\r\n".encode() + body)
+    return sock
+
+
+def read_response(sock):
+    """(status, headers dict, body bytes) read until the server closes."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    head, _, content = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, content
+
+
+def rss_bytes(pid="self"):
+    """Resident set size of a process, from /proc."""
+    import os
+
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

@@ -63,3 +63,14 @@ def test_serve_command(doc_model, tmp_path):
     warmed = [line.split()[-1] for line in log.splitlines()
               if line.startswith("Warmed up signature")]
     assert warmed == ["embed_in0.", "embed_in1.", "serving_default."]
+
+
+def test_serve_flag_defaults_are_the_library_defaults():
+    from keras_o2v.cli import build_parser
+    from keras_o2v.serving import app
+
+    args = build_parser().parse_args(["serve", "--model-dir", "m"])
+    assert (args.max_payload_mb, args.max_padded_ids, args.body_timeout,
+            args.max_connections) == (
+        app.DEFAULT_MAX_PAYLOAD_MB, app.DEFAULT_MAX_PADDED_IDS,
+        app.DEFAULT_BODY_TIMEOUT_S, app.DEFAULT_MAX_CONNECTIONS)

@@ -24,7 +24,7 @@ def test_prepare_truncates_and_pads(predictor):
     default = predictor.prepare([{"in0": [1] * 30, "in1": [2]}])
     assert default.signature == "serving_default" and len(default) == 1
     assert default.arrays["in0"].shape == (1, 20)  # enc0_max_seq_len
-    # TF Serving's contract: ids are taken whole.
-    whole = predictor.prepare_signature("embed_in0", [{"in0": [1] * 30}])
-    assert whole.arrays["in0"].shape == (1, 30)
-    assert predictor.run(whole).shape == (1, 16)
+    # Both server routes truncate (the SavedModel itself takes ids whole).
+    cut = predictor.prepare_signature("embed_in0", [{"in0": [1] * 30}])
+    assert cut.arrays["in0"].shape == (1, 20)  # enc0_max_seq_len
+    assert predictor.run(cut).shape == (1, 16)
