@@ -180,6 +180,8 @@ def test_directory_outputs_can_be_written_twice(model_dir, demo, tmp_path,
     items = write(tmp_path / "items.jsonl", b"".join(
         json.dumps({"in1": [i + 1, i + 2], "id": i}).encode() + b"\n"
         for i in range(20)))
+    pairs = write(tmp_path / "pairs.tsv", b"a\tb\tlabel\n" + b"".join(
+        f"w{i} x\tw{i + 1} y\t{i % 2}\n".encode() for i in range(10)))
     index = str(tmp_path / "items.index")
     projector = str(tmp_path / "projector")
     export = str(tmp_path / "export")
@@ -190,6 +192,8 @@ def test_directory_outputs_can_be_written_twice(model_dir, demo, tmp_path,
          "--projector-dir", projector],
         ["export", "--model-dir", model_dir, "--export-dir", export],
         ["demo-data", str(tmp_path / "demo"), "--num-train", "100"],
+        ["prepare", "--train", pairs, "--out-dir", str(tmp_path / "prep"),
+         "--text0", "a", "--text1", "b", "--label", "label"],
         train_args(demo, demo["train"], str(tmp_path / "trained")),
     ]
     for command in commands:
