@@ -137,6 +137,21 @@ def _cmd_prepare(args):
     print(json.dumps(summary, indent=2))
 
 
+def _cmd_convert(args):
+    from keras_o2v.data.prepared import convert
+    from keras_o2v.data.prepared import spec_for_conversion
+
+    hp = {**_read_hyperparameters(args.hyperparameters),
+          **_parse_set(args.set)}
+    manifest = convert(args.input, args.output, spec_for_conversion(hp),
+                       workers=args.workers,
+                       records_per_shard=args.records_per_shard)
+    print(json.dumps({"output": args.output, "records": manifest["records"],
+                      "shards": len(manifest["shards"]),
+                      "max_id": manifest["max_id"],
+                      "max_len": manifest["max_len"]}, indent=2))
+
+
 def _cmd_demo_data(args):
     from keras_o2v.data.synthetic import write_demo_data
 
@@ -440,7 +455,9 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a model on JSON Lines channels")
-    p.add_argument("--train", required=True, help="train channel (file/dir)")
+    p.add_argument("--train", required=True,
+                   help="train channel: JSON Lines file/dir, or prepared "
+                        "data (`keras-o2v convert`)")
     p.add_argument("--validation", help="validation channel: early stopping")
     p.add_argument("--test", help="test channel, evaluated at the end")
     p.add_argument("--auxiliary", help="directory of vocab/embedding files")
@@ -468,7 +485,8 @@ def build_parser():
 
     p = sub.add_parser("evaluate", help="metrics of a model on a channel")
     p.add_argument("--model-dir", required=True)
-    p.add_argument("--data", required=True, help="labelled JSON Lines")
+    p.add_argument("--data", required=True,
+                   help="labelled JSON Lines, or prepared data")
     p.add_argument("--split", default="test", help="metric prefix")
     p.add_argument("--batch-size", type=int, default=1024)
     p.set_defaults(func=_cmd_evaluate)
@@ -548,6 +566,30 @@ def build_parser():
     p.add_argument("--delimiter", help="field separator (default: by "
                    "extension, tab unless .csv)")
     p.set_defaults(func=_cmd_prepare)
+
+    p = sub.add_parser(
+        "convert", help="JSON Lines -> prepared data (sharded TFRecord)",
+        description="Validates JSON Lines as `train` does and writes "
+                    "prepared data: TFRecord shards and a manifest, which "
+                    "every command that takes a channel reads natively "
+                    "(faster than JSON Lines for large data). Nothing is "
+                    "written if a record is bad.")
+    p.add_argument("--input", required=True, action="append",
+                   help="JSON Lines file or directory (repeatable)")
+    p.add_argument("--output", required=True,
+                   help="prepared directory (replaced if it exists)")
+    p.add_argument("--hyperparameters", metavar="FILE.json",
+                   help="validate ids and labels against these vocab sizes, "
+                        "output_layer and num_classes (default: any "
+                        "non-negative ids, any finite labels; training "
+                        "checks the manifest's bounds)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="override one hyperparameter (repeatable)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="parallel processes (default: the CPU count)")
+    p.add_argument("--records-per-shard", type=int, default=100_000,
+                   help="records per shard file (default 100000)")
+    p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("demo-data", help="write a small synthetic data set")
     p.add_argument("out_dir")

@@ -9,11 +9,12 @@ import shutil
 import warnings
 
 import keras
+import tensorflow as tf
 
-from keras_o2v.data import JsonlChannel
 from keras_o2v.data import RecordSpec
-from keras_o2v.data import list_files
-from keras_o2v.data import scan
+from keras_o2v.data.channels import channel_stats
+from keras_o2v.data.channels import num_parts
+from keras_o2v.data.channels import open_channel
 from keras_o2v.hyperparameters import resolve_hyperparameters
 from keras_o2v.models import build_object2vec
 from keras_o2v.training.artifacts import save_model_atomic
@@ -94,7 +95,7 @@ class _StopOnDataError(keras.callbacks.Callback):
 
 
 def _eval_channel(path, spec, batch_size=EVAL_BATCH_SIZE, stats=None):
-    return JsonlChannel(path, spec, batch_size, shuffle=False, stats=stats)
+    return open_channel(path, spec, batch_size, shuffle=False, stats=stats)
 
 
 # === Steps shared with a tuning trial (keras_o2v.tuning) ===
@@ -140,7 +141,7 @@ def make_channels(train, validation, spec, hp, batch_size, *, seed=None,
         seed: optional int for the shuffling and the negatives.
         stats: optional dict `"train"`/`"validation"` -> `ChannelStats` of an
             earlier `scan`, so the channels know their batch counts.
-        **channel_kwargs: more `JsonlChannel` arguments for the train
+        **channel_kwargs: more channel arguments for the train
             channel (`shuffle_buffer`, `num_shards`, `shard_index`).
 
     Returns:
@@ -148,7 +149,7 @@ def make_channels(train, validation, spec, hp, batch_size, *, seed=None,
         `validation`.
     """
     stats = stats or {}
-    train_channel = JsonlChannel(
+    train_channel = open_channel(
         train, spec, batch_size, shuffle=True,
         bucket_width=hp["bucket_width"],
         negative_sampling_rate=hp["negative_sampling_rate"], seed=seed,
@@ -168,8 +169,8 @@ def fit_channels(model, train_channel, val_channel=None, **kwargs):
 
     Args:
         model: the model to train.
-        train_channel: `JsonlChannel` to train on.
-        val_channel: optional `JsonlChannel` for `validation_data`.
+        train_channel: `JsonlChannel` or `PreparedChannel` to train on.
+        val_channel: optional channel for `validation_data`.
         **kwargs: passed to `model.fit` (`epochs`, `callbacks`, `verbose`,
             ...).
 
@@ -191,7 +192,7 @@ def fit_channels(model, train_channel, val_channel=None, **kwargs):
 
 
 def evaluate(model, path, batch_size=EVAL_BATCH_SIZE):
-    """Evaluates `model` on a labelled JSON Lines channel.
+    """Evaluates `model` on a labelled channel (JSON Lines or prepared).
 
     Returns:
         dict of SageMaker metric name -> value, e.g. `{"accuracy": 0.9}`.
@@ -199,7 +200,8 @@ def evaluate(model, path, batch_size=EVAL_BATCH_SIZE):
     hp = model.hyperparameters
     spec = RecordSpec.from_hyperparameters(hp)
     # The scan validates every record and gives the exact batch count.
-    channel = _eval_channel(path, spec, batch_size, stats=scan(path, spec))
+    channel = _eval_channel(path, spec, batch_size,
+                            stats=channel_stats(path, spec))
     with data_errors(channel):
         logs = model.evaluate(channel.as_dataset(on_error="stop"), verbose=0,
                               return_dict=True)
@@ -228,7 +230,11 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
           shuffle_buffer=None, verbose="auto", distribution="none",
           per_replica_batch=True, mixed_precision=False, callbacks=None,
           **overrides):
-    """Trains an Object2Vec model on JSON Lines channels, as SageMaker does.
+    """Trains an Object2Vec model on its channels, as SageMaker does.
+
+    Each channel is JSON Lines (a file or a directory of files) or prepared
+    data (a directory written by `keras-o2v convert`, recognised by its
+    manifest; see `keras_o2v.data.prepared`).
 
     Args:
         train: path of the train channel (file or directory).
@@ -292,7 +298,7 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
         if validate_data:
             for name, path in paths.items():
                 if path is not None:
-                    stats[name] = scan(path, spec)
+                    stats[name] = channel_stats(path, spec)
                     logger.info("%s channel %s: %d records, %d with label "
                                 "!= 0.", name, path, stats[name].records,
                                 stats[name].nonzero_labels)
@@ -306,16 +312,15 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
         if shuffle_buffer is not None:
             channel_kwargs["shuffle_buffer"] = shuffle_buffer
         num_workers, worker_index = worker_shard(strategy)
-        train_files = list_files(train)
-        if num_workers > 1 and len(train_files) >= num_workers:
-            # A directory of files: each worker reads its own files. Their
+        parts = num_parts(train)
+        if num_workers > 1 and parts >= num_workers:
+            # Several files or shards: each worker reads its own. Their
             # batch counts differ, so no exact count is declared.
             channel_kwargs.update(num_shards=num_workers,
                                   shard_index=worker_index)
             logger.info("Worker %d of %d reads %d of the %d train files.",
                         worker_index, num_workers,
-                        len(train_files[worker_index::num_workers]),
-                        len(train_files))
+                        len(range(worker_index, parts, num_workers)), parts)
         train_channel, val_channel = make_channels(
             train, validation, spec, hp, batch_size, seed=seed, stats=stats,
             **channel_kwargs)
@@ -388,8 +393,9 @@ def _removed_on_failure(model_dir):
 
 def _first_batch(path, spec, batch_size):
     """The first batch of a channel, in file order, as arrays."""
-    channel = JsonlChannel(path, spec, batch_size, shuffle=False)
-    return channel.as_tensors(next(channel.batches()))
+    channel = open_channel(path, spec, batch_size, shuffle=False)
+    batch = next(iter(channel.as_dataset()))
+    return tf.nest.map_structure(lambda t: t.numpy(), batch)
 
 
 def _final_metrics(model, hp, history, validation, test):

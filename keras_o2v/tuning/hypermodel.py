@@ -1,10 +1,13 @@
 """`Object2VecHyperModel`: the KerasTuner search space of Object2Vec."""
 
+import os
+
 import keras
 import keras_tuner
+import tensorflow as tf
 
 from keras_o2v.data import RecordSpec
-from keras_o2v.data import scan
+from keras_o2v.data.channels import channel_stats
 from keras_o2v.hyperparameters import ENCODER_NETWORKS
 from keras_o2v.hyperparameters import resolve_hyperparameters
 from keras_o2v.hyperparameters import to_sagemaker_strings
@@ -73,11 +76,15 @@ class Object2VecHyperModel(keras_tuner.HyperModel):
     the search may set it to 0. enc1's knobs exist only when `enc1_network`
     names a network (with `"enc0"`, enc1 copies enc0's values).
 
-    `fit(hp, model, train, validation)` reads the JSON Lines channels with
-    `keras_o2v.data.JsonlChannel`, so `mini_batch_size`, `bucket_width` and
-    `negative_sampling_rate` of the trial apply, and stops early on the
-    validation loss with `early_stopping_patience` and
-    `early_stopping_tolerance`, as `keras_o2v.training.train` does.
+    `fit(hp, model, train, validation)` reads channel paths (JSON Lines or
+    prepared data, `keras_o2v.data.channels`), so `mini_batch_size`,
+    `bucket_width` and `negative_sampling_rate` of the trial apply, and
+    stops early on the validation loss with `early_stopping_patience` and
+    `early_stopping_tolerance`, as `keras_o2v.training.train` does. As
+    KerasTuner's contract says, `fit` also takes what `model.fit` takes
+    (`tuner.search(x, y, validation_data=(xv, yv))` with dicts of numpy
+    arrays, or a `tf.data.Dataset`): then the trial's `mini_batch_size`
+    (for arrays), `epochs` and early stopping apply.
     Pretrained token vectors named by `encX_pretrained_embedding_file` are
     loaded from `auxiliary` into every trial's model, as `train` does.
 
@@ -224,21 +231,48 @@ class Object2VecHyperModel(keras_tuner.HyperModel):
     # === Training ===
 
     def channel_stats(self, path, spec):
-        """`keras_o2v.data.scan` of a channel, validated once and cached."""
+        """`ChannelStats` of a channel, validated once and cached."""
         key = (path, repr(spec))  # RecordSpec holds a dict: not hashable
         if key not in self._stats:
-            self._stats[key] = scan(path, spec)
+            self._stats[key] = channel_stats(path, spec)
         return self._stats[key]
+
+    @staticmethod
+    def _early_stopping(values, monitor):
+        return [keras.callbacks.EarlyStopping(
+                    monitor=monitor,
+                    patience=values["early_stopping_patience"],
+                    min_delta=values["early_stopping_tolerance"],
+                    restore_best_weights=True),
+                keras.callbacks.TerminateOnNaN()]
+
+    def _fit_arrays(self, model, x, y, callbacks, epochs, initial_epoch,
+                    verbose, **kwargs):
+        """`model.fit(x, y, **kwargs)` with the trial's batch, epochs and
+        early stopping (on `val_loss` when there is validation data)."""
+        values = model.hyperparameters
+        monitor = ("val_loss" if kwargs.get("validation_data") is not None
+                   or kwargs.get("validation_split") else "loss")
+        if not isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("batch_size", values["mini_batch_size"])
+        return model.fit(
+            x, y, epochs=epochs, initial_epoch=initial_epoch, verbose=verbose,
+            callbacks=list(callbacks or []) + self._early_stopping(values,
+                                                                   monitor),
+            **kwargs)
 
     def fit(self, hp, model, train, validation=None, callbacks=None,
             epochs=None, initial_epoch=0, fit_verbose=0, **kwargs):
-        """Trains `model` on the JSON Lines channels of the search.
+        """Trains `model` on the channels of the search, or on arrays.
 
         Args:
             hp: the trial's `HyperParameters` (its values are already in
                 `model.hyperparameters`).
             model: the `Object2Vec` model from `build(hp)`.
-            train: path of the train channel.
+            train: path of the train channel; or, as `model.fit`'s `x`, a
+                dict of arrays or a `tf.data.Dataset` (then `validation` is
+                `model.fit`'s `y`, and `validation_data` and the other
+                `model.fit` arguments go in `kwargs`).
             validation: path of the validation channel; the objective is
                 computed on it.
             callbacks: KerasTuner's callbacks (checkpoint of the best epoch).
@@ -251,24 +285,24 @@ class Object2VecHyperModel(keras_tuner.HyperModel):
         Returns:
             The Keras `History`.
         """
+        values = model.hyperparameters
+        if not isinstance(train, (str, os.PathLike)):
+            return self._fit_arrays(
+                model, train, validation, callbacks,
+                values["epochs"] if epochs is None else epochs,
+                initial_epoch, kwargs.pop("verbose", fit_verbose), **kwargs)
         if validation is None:
             raise keras_tuner.errors.FatalValueError(
                 "`validation` is required: the objective is a validation "
                 "metric. Received: validation=None")
-        values = model.hyperparameters
         spec = RecordSpec.from_hyperparameters(values)
         train_channel, val_channel = make_channels(
             train, validation, spec, values, values["mini_batch_size"],
             seed=self.seed, stats={
                 "train": self.channel_stats(train, spec),
                 "validation": self.channel_stats(validation, spec)})
-        callbacks = list(callbacks or []) + [
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=values["early_stopping_patience"],
-                min_delta=values["early_stopping_tolerance"],
-                restore_best_weights=True),
-            keras.callbacks.TerminateOnNaN(),
-        ]
+        callbacks = list(callbacks or []) + self._early_stopping(
+            values, "val_loss")
         try:
             return fit_channels(
                 model, train_channel, val_channel,

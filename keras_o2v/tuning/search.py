@@ -344,7 +344,8 @@ def run_search(train, hyperparameters=None, *, validation, tuning_dir,
     """Searches Object2Vec hyperparameters with KerasTuner.
 
     Args:
-        train: path of the train channel (JSON Lines file or directory).
+        train: path of the train channel (JSON Lines file or directory, or
+            prepared data).
         hyperparameters: dict. SageMaker-style map of problem facts and
             settings (see `Object2VecHyperModel`).
         validation: path of the validation channel; the objective is

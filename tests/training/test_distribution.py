@@ -63,7 +63,19 @@ def test_mirrored_on_two_cpus_matches_one_device(data):
     assert losses["mirrored"] == pytest.approx(losses["none"], rel=1e-4)
 
 
-def test_killed_run_resumes_at_next_epoch_with_same_result(data, tmp_path):
+@pytest.fixture(scope="module")
+def prepared(data, tmp_path_factory):
+    from keras_o2v.data.prepared import convert
+    from keras_o2v.data.prepared import spec_for_conversion
+
+    path = str(tmp_path_factory.mktemp("prepared") / "train")
+    convert(data["train"], path, spec_for_conversion(), records_per_shard=64)
+    return path
+
+
+@pytest.mark.parametrize("source", ["jsonl", "prepared"])
+def test_killed_run_resumes_at_next_epoch_with_same_result(
+        data, prepared, tmp_path, source):
     body = """
     class Kill(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -75,14 +87,15 @@ def test_killed_run_resumes_at_next_epoch_with_same_result(data, tmp_path):
                    verbose=0, model_dir=sys.argv[2], distribution="none",
                    callbacks=callbacks)
     """
+    train = data["train"] if source == "jsonl" else prepared
     full, resumed = str(tmp_path / "full"), str(tmp_path / "resumed")
-    out = run_script(body, data["train"], full, "run")
+    out = run_script(body, train, full, "run")
     assert out.returncode == 0, out.stderr[-3000:]
-    killed = run_script(body, data["train"], resumed, "kill")
+    killed = run_script(body, train, resumed, "kill")
     assert killed.returncode == -9
     assert not os.path.exists(os.path.join(resumed, "metrics.json"))
     assert os.path.isdir(os.path.join(resumed, "backup"))
-    again = run_script(body, data["train"], resumed, "run")
+    again = run_script(body, train, resumed, "run")
     assert again.returncode == 0, again.stderr[-3000:]
     epochs = [line for line in again.stdout.splitlines()
               if "validation cross_entropy" in line]
