@@ -182,7 +182,7 @@ def main(argv=None):
     args.encoders = args.encoders.split(",")
     args.batches = [int(b) for b in args.batches.split(",")]
     if args.small:
-        args.records, args.batches = 6000, [64, 256]
+        args.records, args.batches, args.budget = 6000, [64], 300
         args.shuffle_buffer, args.warmup, args.steps = 2048, 3, 8
         args.vocab, args.dim = 2000, 16
     devices, results = run(args)

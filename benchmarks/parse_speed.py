@@ -8,6 +8,9 @@ stage of `keras_o2v.data`, with no model involved:
 * `orjson.loads`: decoding each line to a dict (JSON floor).
 * `read_records`: `keras_o2v.data.read_records` -- decode, validate every
   record (vectorised per chunk), truncate, build flat `Records`.
+* `parallel xN`: `keras_o2v.data.parallel.read_records_parallel` with N
+  worker processes (`--workers`, default 1 and 2): the same chunks as
+  `read_records`, parsed in forked processes (the fork is timed too).
 * `batches+pad`: `JsonlChannel(..., shuffle=True).batches()` plus
   `as_tensors()` for each batch -- everything the training generator does:
   read_records, the shuffle buffer, batch assembly and padding to dense
@@ -83,11 +86,21 @@ def stage_read_records(path, spec, args):
         path, spec, **chunk_kwargs(args))), {}
 
 
+def stage_parallel(workers):
+    def stage(path, spec, args):
+        from keras_o2v.data.parallel import read_records_parallel
+
+        return sum(len(chunk) for chunk in read_records_parallel(
+            path, spec, workers=workers, **chunk_kwargs(args))), {}
+
+    return stage
+
+
 def stage_batches(path, spec, args):
     from keras_o2v.data import JsonlChannel
 
     channel = JsonlChannel(path, spec, args.batch, shuffle=True,
-                           seed=args.seed, **chunk_kwargs(args))
+                           seed=args.seed, workers=0, **chunk_kwargs(args))
     n = 0
     gaps = []
     start = last = time.perf_counter()
@@ -140,9 +153,13 @@ def main(argv=None):
     parser.add_argument("--chunk-lines", type=int, default=None,
                         help="lines parsed per chunk by read_records and "
                              "JsonlChannel (default: the package default)")
-    parser.add_argument("--stages", default=",".join(STAGES),
+    parser.add_argument("--workers", default="1,2",
+                        help="worker counts of the `parallel xN` stages "
+                             "(default: %(default)s)")
+    parser.add_argument("--stages", default=None,
                         help="comma-separated subset of: "
-                             + ", ".join(STAGES))
+                             + ", ".join(STAGES) + ", parallel xN "
+                             "(default: all)")
     parser.add_argument("--profile", action="store_true",
                         help="also print cProfile tables")
     parser.add_argument("--workdir", default=None,
@@ -150,7 +167,15 @@ def main(argv=None):
                              "directory, removed at the end)")
     parser.add_argument("--json-only", action="store_true")
     args = parser.parse_args(argv)
-    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    for n in args.workers.split(","):
+        if n.strip():
+            STAGES[f"parallel x{int(n)}"] = stage_parallel(int(n))
+    # The parallel stages right after `read_records`, which they mirror.
+    order = list(STAGES)
+    order.remove("batches+pad")
+    order.append("batches+pad")
+    stages = [s.strip() for s in (args.stages or ",".join(order)).split(",")
+              if s.strip()]
     for s in stages:
         if s not in STAGES:
             parser.error(f"unknown stage {s!r}; expected {list(STAGES)}")
@@ -231,7 +256,8 @@ def main(argv=None):
               "lengths": args.lengths, "vocab": args.vocab,
               "batch": args.batch, "repeats": args.repeats,
               "chunk_lines": args.chunk_lines or DEFAULT_CHUNK_LINES,
-              "file_mb": round(size_mb, 1), "cpus": os.cpu_count()}
+              "file_mb": round(size_mb, 1), "workers": args.workers,
+              "cpus": os.cpu_count()}
     summary = {name: {k: (round(v, 4) if isinstance(v, float) else v)
                       for k, v in r.items()}
                for name, r in results.items()}

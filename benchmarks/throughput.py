@@ -6,7 +6,10 @@ ways, and reports pairs/s for each and their ratio:
 
 * **pipeline**: `JsonlChannel(...).as_dataset()` over a synthetic JSON Lines
   file, shuffling on, with `stats=scan(...)` so the dataset has a known
-  cardinality -- exactly what `keras_o2v.training.train` feeds `fit`.
+  cardinality -- exactly what `keras_o2v.training.train` feeds `fit`. With
+  `--source prepared`, `PreparedChannel(...).as_dataset()` over the same
+  records after `keras_o2v.data.prepared.convert` (converted once, kept in
+  the work directory).
 * **in-memory**: the very batches the pipeline produces for one epoch,
   materialised once as in-memory int32 tensors and served by
   `tf.data.Dataset.from_tensor_slices` over per-batch (offset, size, width)
@@ -89,6 +92,20 @@ def parse_records(text, encoders):
                                  f"expected one of {list(ENCODERS)}.")
             records[name.strip()] = int(value)
     return {name: records.get(name, 20480) for name in encoders}
+
+
+def parse_workers(text):
+    """`--workers`: `"auto"` or an int >= 0."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected 'auto' or an integer >= 0, got {text!r}")
+    return value
 
 
 def write_jsonl(path, num_records, seq_len, vocab, lengths, seed):
@@ -204,6 +221,7 @@ def bench_encoder(network, path, num_records, args, log):
         "mlp_dim": args.enc_dim, "mlp_layers": 1, "output_layer": "softmax",
         "num_classes": 2, "mini_batch_size": args.batch,
         "learning_rate": 0.001,
+        "token_embedding_storage_type": args.storage,
     }
     spec = RecordSpec.from_hyperparameters(
         keras_o2v.resolve_hyperparameters(hp))
@@ -213,11 +231,29 @@ def bench_encoder(network, path, num_records, args, log):
         channel_kwargs["shuffle_buffer"] = args.shuffle_buffer
     if args.chunk_lines:
         channel_kwargs["chunk_lines"] = args.chunk_lines
-    channel = JsonlChannel(path, spec, args.batch, **channel_kwargs)
+    if args.workers is not None:
+        channel_kwargs["workers"] = args.workers
+    if args.source == "prepared":
+        from keras_o2v.data.prepared import PreparedChannel
+        from keras_o2v.data.prepared import convert
+
+        prepared = path + ".prepared"
+        if not os.path.isdir(prepared):
+            convert(path, prepared, spec, workers=os.cpu_count() or 1)
+        kwargs = {k: v for k, v in channel_kwargs.items()
+                  if k in ("shuffle", "seed", "shuffle_buffer")}
+        channel = PreparedChannel(prepared, spec, args.batch, **kwargs)
+        capture = PreparedChannel(prepared, spec, args.batch, **kwargs)
+        batches = [tf.nest.map_structure(lambda t: t.numpy(), batch)
+                   for batch in capture.as_dataset().take(
+                       capture.num_batches)]
+        channel.workers = 0  # reported below; no parsing processes
+    else:
+        channel = JsonlChannel(path, spec, args.batch, **channel_kwargs)
+        # The same settings, epoch 0: the very batches the pipeline makes.
+        capture = JsonlChannel(path, spec, args.batch, **channel_kwargs)
+        batches = [capture.as_tensors(r) for r in capture.batches(0)]
     pipeline = channel.as_dataset()
-    # The same channel settings, epoch 0: the very batches the pipeline makes.
-    capture = JsonlChannel(path, spec, args.batch, **channel_kwargs)
-    batches = [capture.as_tensors(r) for r in capture.batches(0)]
     memory = in_memory_dataset(batches, args.seed)
     if args.no_autotune:
         options = tf.data.Options()
@@ -258,6 +294,7 @@ def bench_encoder(network, path, num_records, args, log):
                    for p, m in zip(runs["pipeline"], runs["memory"])]
     return {
         "records": stats.records,
+        "workers": channel.workers,
         "batches": len(batches),
         "mean_width": float(np.mean([x["in0"].shape[1] for x, _ in batches])),
         "pipeline_pairs_per_s": median("pipeline", "pairs_per_s"),
@@ -334,6 +371,18 @@ def main(argv=None):
     parser.add_argument("--chunk-lines", type=int, default=None,
                         help="JsonlChannel chunk_lines (default: the "
                              "channel's)")
+    parser.add_argument("--workers", type=parse_workers, default=None,
+                        help="JsonlChannel workers: parsing processes, 0 = "
+                             "in the generator's thread, or 'auto' "
+                             "(default: the channel's, 'auto')")
+    parser.add_argument("--source", choices=("jsonl", "prepared"),
+                        default="jsonl",
+                        help="pipeline input: JSON Lines (JsonlChannel) or "
+                             "the same records converted to prepared data "
+                             "(PreparedChannel); default jsonl")
+    parser.add_argument("--storage", choices=("dense", "row_sparse"),
+                        default="dense",
+                        help="token_embedding_storage_type (default dense)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-autotune", action="store_true",
                         help="disable tf.data autotuning on both datasets")
@@ -384,6 +433,8 @@ def main(argv=None):
         "repeats": args.repeats, "no_autotune": args.no_autotune,
         "shuffle_buffer": args.shuffle_buffer,
         "chunk_lines": args.chunk_lines,
+        "workers": "auto" if args.workers is None else args.workers,
+        "source": args.source, "storage": args.storage,
         "cpus": os.cpu_count(), "tensorflow": tf.__version__,
         "seconds": round(time.perf_counter() - started, 1),
     }

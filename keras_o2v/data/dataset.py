@@ -14,10 +14,16 @@ Batches are built with numpy in the generator that feeds `tf.data`, one
 generator call per batch, and prefetched, so parsing runs beside training.
 A channel that fits in the shuffle buffer is parsed once and kept in memory
 (`cache=True`), so later epochs only re-shuffle it.
+
+A large channel is parsed in worker processes (`workers`, see
+`keras_o2v.data.parallel`): parsing then scales with cores and no longer
+holds the GIL the training loop needs; the batches are the same for any
+number of workers.
 """
 
 import collections
 import math
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -28,10 +34,27 @@ from keras_o2v.data.jsonl import list_files
 from keras_o2v.data.jsonl import no_records_message
 from keras_o2v.data.jsonl import read_records
 from keras_o2v.data.negative_sampling import make_negatives
+from keras_o2v.data.parallel import BackgroundEpochs
+from keras_o2v.data.parallel import ParallelReader
+from keras_o2v.data.parallel import fork_available
 from keras_o2v.data.records import Records
 
 DEFAULT_SHUFFLE_BUFFER = 100_000
 PREFETCH_BATCHES = 16
+# `workers="auto"`: channels up to this size parse in-process (forking and
+# messaging would cost more than they save; tests and small data pay
+# nothing); larger ones use up to AUTO_MAX_WORKERS processes.
+AUTO_MIN_BYTES = 8 << 20
+AUTO_MAX_WORKERS = 4
+
+
+def auto_workers(files):
+    """The `workers="auto"` choice for a channel made of `files`."""
+    if not fork_available():
+        return 0
+    if sum(os.path.getsize(f) for f in files) <= AUTO_MIN_BYTES:
+        return 0
+    return min(AUTO_MAX_WORKERS, os.cpu_count() or 1)
 
 
 class JsonlChannel:
@@ -62,6 +85,14 @@ class JsonlChannel:
             the sorted file list is `shard_index` modulo `num_shards` (one
             shard per worker in multi-worker training); the dataset then
             turns `tf.data` auto-sharding off. Defaults to 1, 0.
+        workers: int >= 0 or `"auto"`. Processes that parse the files (see
+            `keras_o2v.data.parallel`); with workers, `as_dataset` also
+            builds the batches in one background process, so the `tf.data`
+            generator only receives them. 0: all in the generator's thread.
+            `"auto"` (default): 0 for channels up to 8 MB, else
+            `min(4, os.cpu_count())`. Batches do not depend on it. Where
+            processes cannot be forked, all is in-process. `close()` stops
+            the processes (so do garbage collection and exit).
 
     A bad record raises `ValueError` when its chunk is read, before any batch
     holding it is built; inside `tf.data` it surfaces as a TensorFlow error,
@@ -73,7 +104,7 @@ class JsonlChannel:
                  shuffle_buffer=DEFAULT_SHUFFLE_BUFFER, bucket_width=0,
                  negative_sampling_rate=0, seed=None, drop_remainder=False,
                  stats=None, chunk_lines=DEFAULT_CHUNK_LINES, cache=True,
-                 num_shards=1, shard_index=0):
+                 num_shards=1, shard_index=0, workers="auto"):
         if batch_size < 1:
             raise ValueError("`batch_size` must be an integer >= 1. "
                              f"Received: batch_size={batch_size}")
@@ -100,6 +131,15 @@ class JsonlChannel:
             raise ValueError(
                 f"`num_shards={num_shards}` needs at least that many files; "
                 f"{path!r} has {len(list_files(path))}.")
+        if workers == "auto":
+            workers = auto_workers(self._files())
+        elif isinstance(workers, bool) or not isinstance(workers, int) or (
+                workers < 0):
+            raise ValueError("`workers` must be an integer >= 0 or 'auto'. "
+                             f"Received: workers={workers!r}")
+        self.workers = workers if fork_available() else 0
+        self._reader = None  # ParallelReader, forked on first use
+        self._background = None  # BackgroundEpochs of `as_dataset`
         self._cache = None  # (files, {file: [Records]}) after a full read
         self.error = None
         self.epoch_records = 0  # records yielded so far in the current epoch
@@ -116,7 +156,7 @@ class JsonlChannel:
         if self._cache is not None:
             files, chunks = self._cache
         else:
-            files = list_files(self.path)[self.shard_index::self.num_shards]
+            files = self._files()
             chunks = {}
         order = (rng.permutation(len(files)) if self.shuffle
                  else range(len(files)))
@@ -126,14 +166,66 @@ class JsonlChannel:
             return
         total = 0
         for i in order:
-            kept = chunks[files[i]] = []
-            for chunk in read_records(files[i], self.spec, self.chunk_lines):
-                total += len(chunk)
-                if self.cache and total <= self.shuffle_buffer:
-                    kept.append(chunk)
-                yield chunk
+            chunks[files[i]] = []
+        for file, chunk in self._read([files[i] for i in order]):
+            total += len(chunk)
+            if self.cache and total <= self.shuffle_buffer:
+                chunks[file].append(chunk)
+            yield chunk
         if self.cache and total <= self.shuffle_buffer:
             self._cache = (files, chunks)
+            if self._reader is not None:  # never parsed again
+                self._reader.close()
+                self._reader = None
+
+    def _files(self):
+        return list_files(self.path)[self.shard_index::self.num_shards]
+
+    def _read(self, files):
+        """Yields `(file, Records)` of `files` in order, chunk by chunk."""
+        if not self.workers:
+            for file in files:
+                for chunk in read_records(file, self.spec, self.chunk_lines):
+                    yield file, chunk
+            return
+        if self._reader is None or self._reader.busy:
+            # Busy: an abandoned epoch's generator still holds it; that
+            # reader shuts down when the generator is closed or collected.
+            self._reader = ParallelReader(self.workers)
+        yield from self._reader.read(files, self.spec, self.chunk_lines)
+
+    def close(self):
+        """Stops the worker processes, if any (a later epoch forks new
+        ones). Garbage collection and interpreter exit also do it."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        if self._background is not None:
+            self._background.close()
+            self._background = None
+
+    def _tensor_batches(self, epoch):
+        """`as_tensors` of each batch of `epoch` (run in the batch process)."""
+        for records in self.batches(epoch):
+            yield self.as_tensors(records)
+
+    def _epoch_tensors(self, epoch):
+        """Yields `as_tensors` of each batch of one epoch, for `tf.data`.
+
+        With workers, the batches are made in a background process
+        (`BackgroundEpochs`) and this thread only receives them: shuffling,
+        negative sampling, bucketing and padding then hold no GIL that the
+        training loop needs.
+        """
+        if not self.workers:
+            for records in self.batches(epoch):
+                yield self.as_tensors(records)
+            return
+        if self._background is None or self._background.busy:
+            # Busy: an abandoned pass still holds it (see `_read`).
+            self._background = BackgroundEpochs(self._tensor_batches,
+                                                PREFETCH_BATCHES)
+        yield from self._background.epoch(epoch)
 
     def _plan(self, block, pool, carry, rng, pending):
         """Queues the batches of `block` (+ its negatives); returns the carry.
@@ -239,9 +331,9 @@ class JsonlChannel:
             self.next_epoch += 1
             self.epoch_records = 0
             try:
-                for records in self.batches(epoch):
-                    self.epoch_records += len(records)
-                    yield self.as_tensors(records)
+                for x, y in self._epoch_tensors(epoch):
+                    self.epoch_records += len(y)
+                    yield x, y
                 if not self.epoch_records:
                     raise ValueError(no_records_message(self.path))
             except ValueError as e:

@@ -382,26 +382,48 @@ def read_records(path, spec, chunk_lines=DEFAULT_CHUNK_LINES):
     """
     for file in list_files(path):
         for first_lineno, lines in read_line_chunks(file, chunk_lines):
-            body = [line for line in lines if not line.isspace()]
-            if not body:
-                continue
-            chunk = None
-            joined = b"".join(body)
-            # numpy would read JSON booleans as 1 and 0: such chunks take
-            # the record-by-record path.
-            if b"true" not in joined and b"false" not in joined:
-                parsed = _decode_each(body)
-                if parsed is not None:
-                    chunk = records_from_parsed(parsed, spec)
-            if chunk is None:
-                _check_chunk(file, first_lineno, lines, spec)
-                chunk = records_from_parsed(_decode_each(body), spec)
-            if chunk is None:
-                raise AssertionError(  # the two checks disagree
-                    f"{file}: chunk of lines {first_lineno}-"
-                    f"{first_lineno + len(lines) - 1} failed validation but "
-                    "no record was found invalid.")
-            yield chunk
+            chunk = parse_line_chunk(file, first_lineno, lines, spec)
+            if chunk is not None:
+                yield chunk
+
+
+def parse_line_chunk(file, first_lineno, lines, spec):
+    """Validated `Records` of one chunk of raw lines, or None if all blank.
+
+    What `read_records` does with each chunk, also for readers that get
+    their lines elsewhere (byte ranges of a file parsed in worker processes,
+    `keras_o2v.data.parallel` and `keras_o2v.data.prepared`): the same
+    decoding, checks and error messages.
+
+    Args:
+        file: str naming the file in error messages.
+        first_lineno: int. 1-based line number of `lines[0]` in `file`.
+        lines: list of raw lines (bytes, with their line ends).
+        spec: `RecordSpec`.
+
+    Raises:
+        ValueError: on the first bad record, naming file, line and field.
+    """
+    body = [line for line in lines if not line.isspace()]
+    if not body:
+        return None
+    chunk = None
+    joined = b"".join(body)
+    # numpy would read JSON booleans as 1 and 0: such chunks take the
+    # record-by-record path.
+    if b"true" not in joined and b"false" not in joined:
+        parsed = _decode_each(body)
+        if parsed is not None:
+            chunk = records_from_parsed(parsed, spec)
+    if chunk is None:
+        _check_chunk(file, first_lineno, lines, spec)
+        chunk = records_from_parsed(_decode_each(body), spec)
+    if chunk is None:
+        raise AssertionError(  # the two checks disagree
+            f"{file}: chunk of lines {first_lineno}-"
+            f"{first_lineno + len(lines) - 1} failed validation but "
+            "no record was found invalid.")
+    return chunk
 
 
 @dataclasses.dataclass

@@ -63,12 +63,10 @@ from keras_o2v.data.jsonl import DEFAULT_CHUNK_LINES
 from keras_o2v.data.jsonl import ChannelStats
 from keras_o2v.data.jsonl import InputSpec
 from keras_o2v.data.jsonl import RecordSpec
-from keras_o2v.data.jsonl import _check_chunk
-from keras_o2v.data.jsonl import _decode_each
 from keras_o2v.data.jsonl import list_files
 from keras_o2v.data.jsonl import no_records_message
+from keras_o2v.data.jsonl import parse_line_chunk
 from keras_o2v.data.jsonl import read_records
-from keras_o2v.data.jsonl import records_from_parsed
 
 FORMAT = "keras_o2v.prepared"
 VERSION = 1
@@ -180,26 +178,6 @@ def _merge_stats(total, part):
     return out
 
 
-def _chunk_records(file, first_lineno, lines, spec):
-    """Validated `Records` of one chunk of lines, or None if all blank.
-
-    The body of `read_records`, for a chunk read from a byte range.
-    """
-    body = [line for line in lines if not line.isspace()]
-    if not body:
-        return None
-    chunk = None
-    joined = b"".join(body)
-    if b"true" not in joined and b"false" not in joined:
-        parsed = _decode_each(body)
-        if parsed is not None:
-            chunk = records_from_parsed(parsed, spec)
-    if chunk is None:
-        _check_chunk(file, first_lineno, lines, spec)
-        chunk = records_from_parsed(_decode_each(body), spec)
-    return chunk
-
-
 def _count_newlines(f, end):
     f.seek(0)
     count, left = 0, end
@@ -233,7 +211,7 @@ def _read_range(file, start, end, spec, chunk_lines):
             keep = int(np.searchsorted(ends - [len(x) for x in lines], end))
             lines = lines[:keep]
             pos = int(ends[keep - 1]) if keep else end
-            chunk = _chunk_records(file, first, lines, spec)
+            chunk = parse_line_chunk(file, first, lines, spec)
             first += len(lines)
             if chunk is not None:
                 yield chunk
