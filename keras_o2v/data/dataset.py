@@ -302,6 +302,18 @@ class JsonlChannel:
         return ({"in0": ids, "in1": ids}, label)
 
     @property
+    def records_per_epoch(self):
+        """Records (negatives included) of one epoch: exact with `stats`,
+        else those the current or last pass has read so far."""
+        if self.stats is None:
+            return self.epoch_records
+        total = (self.stats.records
+                 + self.negative_sampling_rate * self.stats.nonzero_labels)
+        if self.drop_remainder:
+            return total // self.batch_size * self.batch_size
+        return total
+
+    @property
     def num_batches(self):
         """Batches per epoch, or None when no `stats` were given."""
         if self.stats is None:

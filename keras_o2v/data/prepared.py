@@ -710,6 +710,8 @@ class PreparedChannel:
             return total // self.batch_size * self.batch_size
         return total
 
+    records_per_epoch = epoch_records
+
     @property
     def num_batches(self):
         """Batches per epoch (exact, from the manifest)."""

@@ -179,12 +179,19 @@ def fit_channels(model, train_channel, val_channel=None, **kwargs):
     """
     callbacks = [_StopOnDataError(train_channel, val_channel),
                  *(kwargs.pop("callbacks", None) or [])]
+    train_data = train_channel.as_dataset(on_error="stop")
+    if train_channel.num_batches is not None:
+        # One iterator for all epochs: the next epoch's first batches are
+        # read while this one ends, instead of after it (at every epoch
+        # start the input pipeline would otherwise begin cold).
+        train_data = train_data.repeat()
+        kwargs.setdefault("steps_per_epoch", train_channel.num_batches)
     with data_errors(train_channel, val_channel), warnings.catch_warnings():
         # Keras warns whenever a pass of unknown length ends (no `stats`),
         # and when a bad record ends it early: the channel says more.
         warnings.filterwarnings("ignore", "Your input ran out of data")
         return model.fit(
-            train_channel.as_dataset(on_error="stop"),
+            train_data,
             validation_data=(val_channel.as_dataset(on_error="stop")
                              if val_channel is not None else None),
             shuffle=False,  # the channel shuffles, per epoch and seed
@@ -210,14 +217,24 @@ def evaluate(model, path, batch_size=EVAL_BATCH_SIZE):
 
 class _SyncEpoch(keras.callbacks.Callback):
     """Shuffles epoch k of the train channel as epoch k, also after a
-    resume from a backup."""
+    resume from a backup.
+
+    Set once, at the first epoch of `fit` (the resumed one): the train
+    dataset then runs on from epoch to epoch (see `fit_channels`), its next
+    epoch already started while this one ends.
+    """
 
     def __init__(self, channel):
         super().__init__()
         self.channel = channel
 
+    def on_train_begin(self, logs=None):
+        self.synced = False
+
     def on_epoch_begin(self, epoch, logs=None):
-        self.channel.next_epoch = epoch
+        if not self.synced:
+            self.channel.next_epoch = epoch
+            self.synced = True
 
 
 def _log_resolved(hp):
@@ -352,7 +369,7 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
             restore_best_weights=val_channel is not None)
         all_callbacks = [
             _SyncEpoch(train_channel),
-            SageMakerMetricsLogger(lambda: train_channel.epoch_records),
+            SageMakerMetricsLogger(lambda: train_channel.records_per_epoch),
             early_stopping,  # saves its state before the backup of each epoch
         ]
         if backup_dir is not None:
