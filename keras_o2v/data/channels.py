@@ -10,8 +10,10 @@ from keras_o2v.data.dataset import JsonlChannel
 from keras_o2v.data.jsonl import list_files
 from keras_o2v.data.jsonl import scan
 from keras_o2v.data.prepared import PreparedChannel
+from keras_o2v.data.prepared import check_spec
 from keras_o2v.data.prepared import is_prepared
 from keras_o2v.data.prepared import load_manifest
+from keras_o2v.data.prepared import manifest_stats
 
 # Settings of the JSON Lines reader that prepared data has no use for.
 _JSONL_ONLY = ("stats", "chunk_lines", "cache", "workers")
@@ -50,8 +52,9 @@ def channel_stats(path, spec):
             what to do.
     """
     if is_prepared(path):
-        return PreparedChannel(path, spec, batch_size=1,
-                               shuffle_buffer=2).stats
+        manifest = load_manifest(path)
+        check_spec(manifest, spec, path)
+        return manifest_stats(manifest, spec)
     return scan(path, spec)
 
 

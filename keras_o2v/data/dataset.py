@@ -48,6 +48,51 @@ AUTO_MIN_BYTES = 8 << 20
 AUTO_MAX_WORKERS = 4
 
 
+def check_batching(batch_size, shuffle_buffer):
+    """Raises unless a channel can cut batches of `batch_size` from a
+    shuffle buffer of `shuffle_buffer` records."""
+    if batch_size < 1:
+        raise ValueError("`batch_size` must be an integer >= 1. "
+                         f"Received: batch_size={batch_size}")
+    if shuffle_buffer < 2 * batch_size:
+        raise ValueError(
+            "`shuffle_buffer` must be at least 2 * batch_size = "
+            f"{2 * batch_size}. Received: shuffle_buffer={shuffle_buffer}")
+
+
+def check_on_error(on_error):
+    if on_error not in ("raise", "stop"):
+        raise ValueError("`on_error` must be 'raise' or 'stop'. "
+                         f"Received: on_error={on_error!r}")
+
+
+def epoch_counts(records, positives, negative_sampling_rate, batch_size,
+                 drop_remainder):
+    """`(records, batches)` one epoch delivers, negatives included."""
+    total = records + negative_sampling_rate * positives
+    if drop_remainder:
+        return total // batch_size * batch_size, total // batch_size
+    return total, -(-total // batch_size)
+
+
+def finish_dataset(dataset, num_batches, num_shards):
+    """A channel's dataset as `fit` gets it: its exact batch count (when
+    known) declared, a fixed prefetch, and auto-sharding off when the
+    channel reads only its worker's files."""
+    if num_batches is not None:
+        dataset = dataset.apply(
+            tf.data.experimental.assert_cardinality(num_batches))
+    # A fixed prefetch depth with autotuning off: destroying an epoch's
+    # iterator can otherwise block for up to seconds, waiting on the
+    # autotuner thread (benchmarks/README.md, "teardown").
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    if num_shards > 1:
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.OFF)
+    return dataset.prefetch(PREFETCH_BATCHES).with_options(options)
+
+
 def auto_workers(files):
     """The `workers="auto"` choice for a channel made of `files`."""
     if not fork_available():
@@ -105,13 +150,7 @@ class JsonlChannel:
                  negative_sampling_rate=0, seed=None, drop_remainder=False,
                  stats=None, chunk_lines=DEFAULT_CHUNK_LINES, cache=True,
                  num_shards=1, shard_index=0, workers="auto"):
-        if batch_size < 1:
-            raise ValueError("`batch_size` must be an integer >= 1. "
-                             f"Received: batch_size={batch_size}")
-        if shuffle_buffer < 2 * batch_size:
-            raise ValueError(
-                "`shuffle_buffer` must be at least 2 * batch_size = "
-                f"{2 * batch_size}. Received: shuffle_buffer={shuffle_buffer}")
+        check_batching(batch_size, shuffle_buffer)
         list_files(path)  # fail now on a missing path
         self.path = path
         self.spec = spec
@@ -307,22 +346,19 @@ class JsonlChannel:
         else those the current or last pass has read so far."""
         if self.stats is None:
             return self.epoch_records
-        total = (self.stats.records
-                 + self.negative_sampling_rate * self.stats.nonzero_labels)
-        if self.drop_remainder:
-            return total // self.batch_size * self.batch_size
-        return total
+        return self._epoch_counts()[0]
+
+    def _epoch_counts(self):
+        return epoch_counts(self.stats.records, self.stats.nonzero_labels,
+                            self.negative_sampling_rate, self.batch_size,
+                            self.drop_remainder)
 
     @property
     def num_batches(self):
         """Batches per epoch, or None when no `stats` were given."""
         if self.stats is None:
             return None
-        total = (self.stats.records
-                 + self.negative_sampling_rate * self.stats.nonzero_labels)
-        if self.drop_remainder:
-            return total // self.batch_size
-        return -(-total // self.batch_size)
+        return self._epoch_counts()[1]
 
     def as_dataset(self, on_error="raise"):
         """A `tf.data.Dataset`; each pass over it is a fresh epoch.
@@ -334,9 +370,7 @@ class JsonlChannel:
                 quietly at the bad record and the caller must raise
                 `self.error`, as `keras_o2v.training` does after each step.
         """
-        if on_error not in ("raise", "stop"):
-            raise ValueError("`on_error` must be 'raise' or 'stop'. "
-                             f"Received: on_error={on_error!r}")
+        check_on_error(on_error)
 
         def generate():
             epoch = self.next_epoch
@@ -355,15 +389,4 @@ class JsonlChannel:
 
         dataset = tf.data.Dataset.from_generator(
             generate, output_signature=self.element_spec())
-        if self.num_batches is not None:
-            dataset = dataset.apply(
-                tf.data.experimental.assert_cardinality(self.num_batches))
-        # A fixed prefetch depth with autotuning off: destroying an epoch's
-        # iterator can otherwise block for up to seconds, waiting on the
-        # autotuner thread (benchmarks/README.md, "teardown").
-        options = tf.data.Options()
-        options.autotune.enabled = False
-        if self.num_shards > 1:
-            options.experimental_distribute.auto_shard_policy = (
-                tf.data.experimental.AutoShardPolicy.OFF)
-        return dataset.prefetch(PREFETCH_BATCHES).with_options(options)
+        return finish_dataset(dataset, self.num_batches, self.num_shards)

@@ -59,6 +59,11 @@ import numpy as np
 import tensorflow as tf
 
 from keras_o2v.atomic import atomic_path
+from keras_o2v.data.dataset import DEFAULT_SHUFFLE_BUFFER
+from keras_o2v.data.dataset import check_batching
+from keras_o2v.data.dataset import check_on_error
+from keras_o2v.data.dataset import epoch_counts
+from keras_o2v.data.dataset import finish_dataset
 from keras_o2v.data.jsonl import DEFAULT_CHUNK_LINES
 from keras_o2v.data.jsonl import ChannelStats
 from keras_o2v.data.jsonl import InputSpec
@@ -73,8 +78,6 @@ VERSION = 1
 MANIFEST = "manifest.json"
 BLOCK_RECORDS = DEFAULT_CHUNK_LINES
 DEFAULT_RECORDS_PER_SHARD = 100_000
-DEFAULT_SHUFFLE_BUFFER = 100_000
-PREFETCH_BATCHES = 16
 MAX_REDRAWS = 10
 # Rows are stored whole: read with this max_seq_len, nothing is cut.
 _WHOLE = 2**31 - 1
@@ -605,6 +608,18 @@ def check_spec(manifest, spec, path):
                 f"Set `num_classes` to at least {int(labels['max']) + 1}.")
 
 
+def manifest_stats(manifest, spec):
+    """`ChannelStats` of prepared data as `spec` reads it (rows cut to its
+    `max_seq_len`)."""
+    return ChannelStats(
+        records=manifest["records"],
+        nonzero_labels=manifest["nonzero_labels"],
+        max_len0=min(manifest["max_len"]["in0"],
+                     spec.inputs["in0"].max_seq_len),
+        max_len1=min(manifest["max_len"]["in1"],
+                     spec.inputs["in1"].max_seq_len))
+
+
 def _window_blocks(shuffle_buffer, block_records):
     return max(1, -(-shuffle_buffer // block_records))
 
@@ -645,13 +660,7 @@ class PreparedChannel:
                  shuffle_buffer=DEFAULT_SHUFFLE_BUFFER, bucket_width=0,
                  negative_sampling_rate=0, seed=None, drop_remainder=False,
                  num_shards=1, shard_index=0, verify=True):
-        if batch_size < 1:
-            raise ValueError("`batch_size` must be an integer >= 1. "
-                             f"Received: batch_size={batch_size}")
-        if shuffle_buffer < 2 * batch_size:
-            raise ValueError(
-                "`shuffle_buffer` must be at least 2 * batch_size = "
-                f"{2 * batch_size}. Received: shuffle_buffer={shuffle_buffer}")
+        check_batching(batch_size, shuffle_buffer)
         if not 0 <= shard_index < num_shards:
             raise ValueError(
                 f"`shard_index` must be in [0, num_shards={num_shards}). "
@@ -676,13 +685,7 @@ class PreparedChannel:
         self.num_shards = num_shards
         self.shard_index = shard_index
         self.shards = shards[shard_index::num_shards]
-        m = self.manifest
-        self.stats = ChannelStats(
-            records=m["records"], nonzero_labels=m["nonzero_labels"],
-            max_len0=min(m["max_len"]["in0"],
-                         spec.inputs["in0"].max_seq_len),
-            max_len1=min(m["max_len"]["in1"],
-                         spec.inputs["in1"].max_seq_len))
+        self.stats = manifest_stats(self.manifest, spec)
         self.error = None
         # Epoch whose shuffle the next pass over `as_dataset()` uses; a
         # resumed run sets it so that epoch k is shuffled as in a full run.
@@ -704,22 +707,20 @@ class PreparedChannel:
         Exact from the manifest; unlike `JsonlChannel`'s running counter it
         does not count up during the epoch.
         """
-        total = self._records + self.negative_sampling_rate * sum(
-            s["nonzero_labels"] for s in self.shards)
-        if self.drop_remainder:
-            return total // self.batch_size * self.batch_size
-        return total
+        return self._epoch_counts()[0]
 
     records_per_epoch = epoch_records
 
     @property
     def num_batches(self):
         """Batches per epoch (exact, from the manifest)."""
-        total = self._records + self.negative_sampling_rate * sum(
-            s["nonzero_labels"] for s in self.shards)
-        if self.drop_remainder:
-            return total // self.batch_size
-        return -(-total // self.batch_size)
+        return self._epoch_counts()[1]
+
+    def _epoch_counts(self):
+        return epoch_counts(
+            self._records, sum(s["nonzero_labels"] for s in self.shards),
+            self.negative_sampling_rate, self.batch_size,
+            self.drop_remainder)
 
     def element_spec(self):
         ids = tf.TensorSpec((None, None), tf.int32)
@@ -969,9 +970,7 @@ class PreparedChannel:
                 quietly before that shard's blocks and the caller must raise
                 `self.error`, as `keras_o2v.training` does after each step.
         """
-        if on_error not in ("raise", "stop"):
-            raise ValueError("`on_error` must be 'raise' or 'stop'. "
-                             f"Received: on_error={on_error!r}")
+        check_on_error(on_error)
 
         def epochs():
             # Python once per epoch: which epoch's shuffle to use.
@@ -982,13 +981,4 @@ class PreparedChannel:
         dataset = tf.data.Dataset.from_generator(
             epochs, output_signature=tf.TensorSpec((), tf.int64))
         dataset = dataset.flat_map(lambda e: self._epoch(e, on_error))
-        dataset = dataset.apply(
-            tf.data.experimental.assert_cardinality(self.num_batches))
-        # Autotuning off, as in JsonlChannel: with it on, destroying an
-        # epoch's iterator can block for up to seconds.
-        options = tf.data.Options()
-        options.autotune.enabled = False
-        if self.num_shards > 1:
-            options.experimental_distribute.auto_shard_policy = (
-                tf.data.experimental.AutoShardPolicy.OFF)
-        return dataset.prefetch(PREFETCH_BATCHES).with_options(options)
+        return finish_dataset(dataset, self.num_batches, self.num_shards)
