@@ -1,21 +1,47 @@
-"""keras_o2v: Object2Vec embeddings of any discrete objects, in Keras 3."""
+"""keras_o2v: Object2Vec embeddings of any discrete objects, in Keras 3.
 
-import os
+The package runs on the Keras backend the user chose (`KERAS_BACKEND`);
+importing it never changes that choice. Names load on first use, so
+`import keras_o2v` alone (and so the CLI's `--help`) does not import Keras.
+Where Keras is already imported, everything loads at once, so that
+`keras.saving.load_model` finds this package's registered classes.
+"""
 
-# The package is written for TensorFlow's tf.data and SavedModel.
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import importlib
+import sys
 
-from keras_o2v import layers  # noqa: E402
-from keras_o2v.export import export_saved_model  # noqa: E402
-from keras_o2v.hyperparameters import resolve_hyperparameters  # noqa: E402
-from keras_o2v.inference import embed  # noqa: E402
-from keras_o2v.inference import predict  # noqa: E402
-from keras_o2v.models import Object2Vec  # noqa: E402
-from keras_o2v.models import build_object2vec  # noqa: E402
-# Registers RetrievalModel, so `.keras` files of it load everywhere.
-from keras_o2v import retrieval  # noqa: E402
-from keras_o2v.version import __version__  # noqa: E402
+from keras_o2v.version import __version__
 
-__all__ = ["layers", "retrieval", "resolve_hyperparameters", "Object2Vec",
-           "build_object2vec", "embed", "predict", "export_saved_model",
-           "__version__"]
+# name -> module that defines it
+_EXPORTS = {
+    "layers": "keras_o2v.layers",
+    "retrieval": "keras_o2v.retrieval",
+    "resolve_hyperparameters": "keras_o2v.hyperparameters",
+    "Object2Vec": "keras_o2v.models",
+    "build_object2vec": "keras_o2v.models",
+    "embed": "keras_o2v.inference",
+    "predict": "keras_o2v.inference",
+    "export_saved_model": "keras_o2v.export",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'keras_o2v' has no attribute {name!r}")
+    module = importlib.import_module(_EXPORTS[name])
+    value = module if module.__name__.endswith("." + name) else getattr(
+        module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(__all__)
+
+
+if "keras" in sys.modules:
+    # Registers every serialisable class (RetrievalModel included).
+    for _name in _EXPORTS:
+        __getattr__(_name)

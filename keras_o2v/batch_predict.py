@@ -15,9 +15,16 @@ one call and written before the next chunk is read, so memory does not grow
 with the file. The output is written to a hidden temporary file beside
 `output_path` and renamed when complete: on any error `output_path` is left
 as it was.
+
+On TensorFlow and JAX the model runs through its serving functions, as
+`keras-o2v serve` does; PyTorch has none (Keras exports no TensorFlow graph
+from it), so there the model and its encoders are called directly.
 """
 
 import os
+
+import keras
+from keras import ops
 
 from keras_o2v.atomic import atomic_path
 from keras_o2v.data import list_files
@@ -55,7 +62,12 @@ def predict_file(model, input_path, output_path, accept=formats.JSONLINES,
             chunk_lines, int) or chunk_lines < 1:
         raise ValueError("`chunk_lines` must be a positive integer. "
                          f"Received: chunk_lines={chunk_lines!r}")
-    predictor = model if isinstance(model, Predictor) else Predictor(model)
+    if isinstance(model, Predictor):
+        predictor = model
+    elif keras.backend.backend() == "torch":
+        predictor = _ModelPredictor(model)
+    else:
+        predictor = Predictor(model)
     files = list_files(input_path)
     mode = None  # (fields, where) of the first line: every line must match
     with atomic_path(output_path) as tmp, open(tmp, "wb") as out:
@@ -80,3 +92,29 @@ def predict_file(model, input_path, output_path, accept=formats.JSONLINES,
         out.flush()
         os.fsync(out.fileno())
     return writer.count
+
+
+class _ModelPredictor(Predictor):
+    """A `Predictor` that calls the model itself, for PyTorch.
+
+    Same validation and padding (`prepare`); `run` calls the model (pair
+    scores) or the encoder of the one input (embeddings).
+    """
+
+    def __init__(self, model):
+        self.hyperparameters = dict(model.hyperparameters)
+        self.model = model
+
+    def run(self, batch):
+        if len(batch.arrays) == 2:
+            # A retrieval model's call is B x B: score the pairs instead.
+            score = getattr(self.model, "pair_scores", None)
+            outputs = (score(batch.arrays) if score else
+                       self.model(batch.arrays, training=False))
+        else:
+            ((field, ids),) = batch.arrays.items()
+            encoder = getattr(self.model, f"encoder{field[-1]}")
+            outputs = encoder(ids, training=False)
+        # `convert_to_numpy`, not `np.asarray`: PyTorch outputs track
+        # gradients.
+        return ops.convert_to_numpy(outputs)

@@ -3,18 +3,99 @@ demo-data, index, evaluate-retrieval, visualize.
 
 The only place that turns errors into exit codes: a `ValueError` (bad data,
 bad hyperparameter) prints one `error: ...` line and exits with status 2.
+
+TensorFlow's C++ log lines are hidden unless `--backend-logs` is given or a
+TF_CPP_* variable is set; `--help` imports neither Keras nor TensorFlow.
 """
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import re
+import subprocess
 import sys
 
 import numpy as np
 
 from keras_o2v.visualization import METHODS
 from keras_o2v.visualization import METHOD_NAMES
+
+
+# A TensorFlow C++ log line below FATAL (absl's format: severity, date, time
+# (seconds since the epoch before absl is initialised), thread, file:line),
+# or absl's notice that precedes such lines.
+_BACKEND_LOG_LINE = re.compile(
+    rb"[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [^\s:\]]+:\d+\] "
+    rb"|WARNING: All log messages before absl::InitializeLog\(\) is called "
+    rb"are written to STDERR")
+
+
+# Copies the lines of stdin that do not match argv[1] to stdout.
+_LINE_FILTER = """
+import re, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent
+pattern = re.compile(sys.argv[1].encode("latin-1"))
+for line in sys.stdin.buffer:
+    if not pattern.match(line):
+        sys.stdout.buffer.write(line)
+"""
+
+
+@contextlib.contextmanager
+def _dropping_lines(pattern):
+    """Drops the lines matching `pattern` that anything, C++ code included,
+    writes to file descriptor 2 inside the block; other lines pass, in order.
+
+    A small Python process does the filtering, so the last words of a
+    process that dies inside the block still come out. Off POSIX, nothing
+    is dropped.
+    """
+    if os.name != "posix" or not sys.executable:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        # -I -S: no environment, no site; -u: each line out at once.
+        filtering = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-u", "-c", _LINE_FILTER,
+             pattern.pattern.decode("latin-1")],
+            stdin=subprocess.PIPE, stdout=saved, stderr=saved)
+    except OSError:
+        os.close(saved)
+        yield
+        return
+    os.dup2(filtering.stdin.fileno(), 2)
+    filtering.stdin.close()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # closes the last write end: the filter ends
+        os.close(saved)
+        filtering.wait()  # its lines come before whatever follows
+
+
+def _quiet_backend_logs():
+    """Keeps TensorFlow's C++ log lines off stderr.
+
+    Sets TF_CPP_MIN_LOG_LEVEL=3 (FATAL only; errors reach Python as
+    exceptions) and imports TensorFlow, dropping the log lines written while
+    its libraries load: those come before TensorFlow reads the variable
+    (oneDNN and CUDA notes, absl's InitializeLog notice). Does nothing if
+    the user set a TF_CPP_* variable or TensorFlow is already imported.
+    """
+    if "tensorflow" in sys.modules or any(name.startswith("TF_CPP_")
+                                          for name in os.environ):
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    with _dropping_lines(_BACKEND_LOG_LINE):
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError:
+            pass  # the command says what is missing
 
 
 def _parse_set(items):
@@ -53,10 +134,28 @@ def _cmd_train(args):
                    test=args.test, auxiliary=args.auxiliary,
                    model_dir=args.model_dir, seed=args.seed,
                    validate_data=not args.no_validate_data,
-                   verbose=args.verbose, distribution=args.distribution,
+                   verbose="auto" if args.verbose is None else args.verbose,
+                   early_stopping=not args.no_early_stopping,
+                   distribution=args.distribution,
                    per_replica_batch=not args.global_batch,
-                   mixed_precision=args.mixed_precision)
+                   mixed_precision=args.mixed_precision,
+                   objective=args.objective,
+                   retrieval=_retrieval_options(args))
     print(json.dumps(result.metrics, indent=2, sort_keys=True))
+
+
+def _retrieval_options(args):
+    """`train(retrieval=...)` from the retrieval flags (None if unused)."""
+    given = {"similarity": args.similarity, "temperature": args.temperature,
+             "logq_correction": args.logq_correction or None,
+             "train_metrics": args.train_metrics or None}
+    given = {k: v for k, v in given.items() if v is not None}
+    if args.objective != "retrieval":
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ValueError(f"{flags} need --objective retrieval.")
+        return None
+    return given
 
 
 def _cmd_evaluate(args):
@@ -81,13 +180,13 @@ def _cmd_embed(args):
 
 
 def _cmd_export(args):
+    from keras_o2v.export import SIGNATURES
     from keras_o2v.export import export_saved_model
     from keras_o2v.training import load_model
 
     path = export_saved_model(load_model(args.model_dir), args.export_dir,
                               name=args.name, version=args.version)
-    print(f"Wrote SavedModel (signatures serving_default, embed_in0, "
-          f"embed_in1) to {path}")
+    print(f"Wrote SavedModel (signatures {', '.join(SIGNATURES)}) to {path}")
 
 
 def _cmd_serve(args):
@@ -447,18 +546,28 @@ def _cmd_tune(args):
         raise SystemExit(130) from None
 
 
+_MODEL_DIR_HELP = ("directory of a trained model (`keras-o2v train "
+                   "--model-dir`)")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-o2v",
         description="Object2Vec in Keras 3: learn embeddings of discrete "
                     "objects from labelled pairs.")
+    parser.add_argument(
+        "--backend-logs", action="store_true",
+        help="show TensorFlow's C++ log lines (hidden by default unless a "
+             "TF_CPP_* variable such as TF_CPP_MIN_LOG_LEVEL is set)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a model on JSON Lines channels")
     p.add_argument("--train", required=True,
                    help="train channel: JSON Lines file/dir, or prepared "
                         "data (`keras-o2v convert`)")
-    p.add_argument("--validation", help="validation channel: early stopping")
+    p.add_argument("--validation",
+                   help="validation channel: metrics each epoch and early "
+                        "stopping")
     p.add_argument("--test", help="test channel, evaluated at the end")
     p.add_argument("--auxiliary", help="directory of vocab/embedding files")
     p.add_argument("--hyperparameters", metavar="FILE.json",
@@ -469,8 +578,15 @@ def build_parser():
     p.add_argument("--seed", type=int, help="seed for weights and shuffling")
     p.add_argument("--no-validate-data", action="store_true",
                    help="skip the validation pass before training")
-    p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
-                   help="Keras progress: 0 silent, 1 bar, 2 line per epoch")
+    p.add_argument("--no-early-stopping", action="store_true",
+                   help="run all `epochs` and keep the last epoch's weights; "
+                        "the validation channel is still evaluated each "
+                        "epoch (early_stopping_patience and "
+                        "early_stopping_tolerance are then unused)")
+    p.add_argument("--verbose", type=int, choices=(0, 1, 2),
+                   help="Keras progress: 0 silent, 1 bar, 2 line per epoch "
+                        "(default: 1 on a terminal, else 2, so that log "
+                        "files get no bar or colour codes)")
     p.add_argument("--distribution", default="auto",
                    choices=("auto", "none", "mirrored", "multi_worker"),
                    help="auto: multi_worker if TF_CONFIG names several "
@@ -481,28 +597,53 @@ def build_parser():
     p.add_argument("--mixed-precision", action="store_true",
                    help="mixed_bfloat16/mixed_float16 compute, float32 "
                         "output layer")
+    g = p.add_argument_group(
+        "retrieval objective",
+        "--objective retrieval trains a two-tower model (the same enc0_*/"
+        "enc1_* encoders, no comparator or MLP) with the in-batch softmax on "
+        "the positive pairs (label != 0); the batch's other in1 are the "
+        "negatives. Validation and test report the loss and in-batch "
+        "hits@10; rank the whole catalogue with `evaluate-retrieval`.")
+    g.add_argument("--objective", default="object2vec",
+                   choices=("object2vec", "retrieval"),
+                   help="object2vec (default): SageMaker's model and losses")
+    g.add_argument("--similarity", choices=("cosine", "dot"),
+                   help="pair score (default cosine)")
+    g.add_argument("--temperature", type=float,
+                   help="logits = score / temperature (default 0.1)")
+    g.add_argument("--logq-correction", action="store_true",
+                   help="subtract log(frequency of each in1) from its logit: "
+                        "in-batch negatives follow popularity (one-token "
+                        "in1)")
+    g.add_argument("--train-metrics", action="store_true",
+                   help="also rank hits@10 at every training step (slow)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="metrics of a model on a channel")
-    p.add_argument("--model-dir", required=True)
+    p.add_argument("--model-dir", required=True, help=_MODEL_DIR_HELP)
     p.add_argument("--data", required=True,
                    help="labelled JSON Lines, or prepared data")
-    p.add_argument("--split", default="test", help="metric prefix")
-    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--split", default="test",
+                   help="metric prefix, as in test:accuracy (default test)")
+    p.add_argument("--batch-size", type=int, default=1024,
+                   help="records per model call (default 1024)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("embed", help="embed in0 or in1 instances")
-    p.add_argument("--model-dir", required=True)
+    p.add_argument("--model-dir", required=True, help=_MODEL_DIR_HELP)
     p.add_argument("--input", required=True,
                    help="JSON Lines of {\"in0\": [...]} or {\"in1\": [...]}")
     p.add_argument("--output", required=True,
                    help="JSON Lines of {\"embeddings\": [...]}")
-    p.add_argument("--channel", default="in0", choices=("in0", "in1"))
-    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--channel", default="in0", choices=("in0", "in1"),
+                   help="encoder to use, and the field read from each line "
+                        "(default in0)")
+    p.add_argument("--batch-size", type=int, default=1024,
+                   help="instances per model call (default 1024)")
     p.set_defaults(func=_cmd_embed)
 
     p = sub.add_parser("export", help="SavedModel for TensorFlow Serving")
-    p.add_argument("--model-dir", required=True)
+    p.add_argument("--model-dir", required=True, help=_MODEL_DIR_HELP)
     p.add_argument("--export-dir", required=True,
                    help="writes EXPORT_DIR/NAME/VERSION/saved_model.pb")
     p.add_argument("--name", default="object2vec", help="model name")
@@ -512,8 +653,7 @@ def build_parser():
 
     p = sub.add_parser("serve",
                        help="REST server: SageMaker and TF Serving APIs")
-    p.add_argument("--model-dir", required=True,
-                   help="output directory of `keras-o2v train`")
+    p.add_argument("--model-dir", required=True, help=_MODEL_DIR_HELP)
     p.add_argument("--host", default="127.0.0.1",
                    help="interface to bind (0.0.0.0: all; default local only)")
     p.add_argument("--port", type=int, default=8080,
@@ -535,7 +675,7 @@ def build_parser():
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("predict", help="batch prediction over JSON Lines")
-    p.add_argument("--model-dir", required=True)
+    p.add_argument("--model-dir", required=True, help=_MODEL_DIR_HELP)
     p.add_argument("--input", required=True,
                    help="JSON Lines of {\"in0\": [...], \"in1\": [...]} "
                         "(scores) or of one of them (embeddings)")
@@ -543,23 +683,32 @@ def build_parser():
                    help="one {\"scores\": [...]} or {\"embeddings\": "
                         "[...]} per input line")
     p.add_argument("--accept", default="application/jsonlines",
-                   choices=("application/jsonlines", "application/json"))
+                   choices=("application/jsonlines", "application/json"),
+                   help="output format: one object per line (default), or "
+                        "one {\"predictions\": [...]} document")
     p.add_argument("--chunk-lines", type=int, default=1024,
                    help="lines per model call")
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("prepare", help="text pairs -> JSON Lines + vocab")
     p.add_argument("--train", required=True, help="TSV/CSV/JSONL of pairs")
-    p.add_argument("--validation")
-    p.add_argument("--test")
-    p.add_argument("--out-dir", required=True)
+    p.add_argument("--validation",
+                   help="validation pairs, same columns (vocab from --train)")
+    p.add_argument("--test", help="test pairs, same columns")
+    p.add_argument("--out-dir", required=True,
+                   help="writes {train,validation,test}.jsonl, vocab.json "
+                        "and prepare.json")
     p.add_argument("--text0", required=True, help="column of in0's text "
                    "(header name or 0-based position)")
     p.add_argument("--text1", required=True, help="column of in1's text")
     p.add_argument("--label", help="label column (omit for unlabelled data)")
     p.add_argument("--label-map", help="e.g. entailment=0,neutral=1")
-    p.add_argument("--min-frequency", type=int, default=1)
-    p.add_argument("--max-vocab-size", type=int)
+    p.add_argument("--min-frequency", type=int, default=1,
+                   help="fewest occurrences in --train a word needs to get "
+                        "an id (default 1)")
+    p.add_argument("--max-vocab-size", type=int,
+                   help="most ids, <pad> and <unk> included (default: no "
+                        "limit)")
     p.add_argument("--embeddings", help="GloVe file to trim to the vocab")
     p.add_argument("--extend-with-embeddings", action="store_true",
                    help="add validation/test words that have a vector")
@@ -592,9 +741,14 @@ def build_parser():
     p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("demo-data", help="write a small synthetic data set")
-    p.add_argument("out_dir")
-    p.add_argument("--num-train", type=int, default=4000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("out_dir",
+                   help="writes train, validation, test and embed .jsonl "
+                        "and hyperparameters.json")
+    p.add_argument("--num-train", type=int, default=4000,
+                   help="train records (default 4000; validation and test "
+                        "get an eighth as many each, at least 50)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed of the data (default 0)")
     p.set_defaults(func=_cmd_demo_data)
 
     p = sub.add_parser(
@@ -627,7 +781,8 @@ def build_parser():
                    help="SageMaker objective metric (default: accuracy for "
                         "softmax, mean_squared_error for regression)")
     p.add_argument("--tuner", default="random",
-                   choices=("random", "bayesian", "hyperband"))
+                   choices=("random", "bayesian", "hyperband"),
+                   help="KerasTuner search algorithm (default random)")
     p.add_argument("--max-trials", type=int, default=10,
                    help="trials in all, finished ones of a resumed search "
                         "included (default 10)")
@@ -649,24 +804,31 @@ def build_parser():
     p = sub.add_parser("index", help="embedding index: build, query")
     index_sub = p.add_subparsers(dest="index_command", required=True)
     p = index_sub.add_parser("build", help="embed instances into an index")
-    p.add_argument("--model-dir", required=True)
+    p.add_argument("--model-dir", required=True, help=_MODEL_DIR_HELP)
     p.add_argument("--input", required=True,
                    help="JSON Lines of {\"in1\": [...], \"id\": ...} "
                         "(id optional: line number)")
-    p.add_argument("--channel", default="in1", choices=("in0", "in1"))
+    p.add_argument("--channel", default="in1", choices=("in0", "in1"),
+                   help="encoder to use, and the field read from each line "
+                        "(default in1)")
     p.add_argument("--output", required=True, help="index directory")
-    p.add_argument("--metric", default="cosine", choices=("cosine", "dot"))
+    p.add_argument("--metric", default="cosine", choices=("cosine", "dot"),
+                   help="similarity: cosine (default) or dot product")
     p.add_argument("--ann", action="store_true",
                    help="add an HNSW graph (faiss; `ann` extra)")
     p.set_defaults(func=_cmd_index_build)
     p = index_sub.add_parser("query", help="top-k ids by instance or by id")
-    p.add_argument("--index", required=True)
+    p.add_argument("--index", required=True,
+                   help="directory of `keras-o2v index build`")
     p.add_argument("--ids", help="comma-separated index ids: similar items")
     p.add_argument("--model-dir", help="model that embeds --input")
     p.add_argument("--input", help="JSON Lines of {\"in0\": [...]} with "
                                    "optional \"exclude\": [ids]")
-    p.add_argument("--channel", default="in0", choices=("in0", "in1"))
-    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--channel", default="in0", choices=("in0", "in1"),
+                   help="encoder that embeds --input, and the field read "
+                        "from each line (default in0)")
+    p.add_argument("--k", type=int, default=10,
+                   help="ids returned per query (default 10)")
     p.add_argument("--exact", action="store_true",
                    help="exact search even on an ANN index")
     p.add_argument("--output", help="JSON Lines of {\"ids\", \"scores\"} "
@@ -675,7 +837,7 @@ def build_parser():
 
     p = sub.add_parser("evaluate-retrieval",
                        help="hits@k, recall@k, NDCG@k, MRR, mean rank")
-    p.add_argument("--model-dir", required=True)
+    p.add_argument("--model-dir", required=True, help=_MODEL_DIR_HELP)
     p.add_argument("--queries", required=True,
                    help="JSON Lines of {\"in0\": [...], \"relevant\": "
                         "[ids], \"exclude\": [ids]}")
@@ -727,6 +889,8 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if not args.backend_logs:
+        _quiet_backend_logs()
     # Our own logger only: TensorFlow's INFO chatter stays off stdout.
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))

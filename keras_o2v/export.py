@@ -1,19 +1,52 @@
 """SavedModel export for TensorFlow Serving, and the functions it serves.
 
-Signatures (int32 inputs of shape `(batch, None)`, 0 = padding):
+Signatures (ids of shape `(batch, None)`, 0 = padding):
 
 | signature | inputs | output |
 |---|---|---|
-| `serving_default` | `in0`, `in1` | `scores`: probabilities `(batch, num_classes)`, or `(batch, 1)` for regression |
-| `embed_in0` | `in0` | `embeddings`: encoder 0, `(batch, enc_dim)` |
-| `embed_in1` | `in1` | `embeddings`: encoder 1, `(batch, enc_dim)` |
+| `serving_default` | `in0`, `in1` (int64) | `scores`: probabilities `(batch, num_classes)`, or `(batch, 1)` for regression or a retrieval model's similarity |
+| `embed_in0` | `in0` (int64) | `embeddings`: encoder 0, `(batch, enc_dim)` |
+| `embed_in1` | `in1` (int64) | `embeddings`: encoder 1, `(batch, enc_dim)` |
+| `serving_default_int32` | `in0`, `in1` (int32) | `scores` |
+| `embed_in0_int32` | `in0` (int32) | `embeddings` |
+| `embed_in1_int32` | `in1` (int32) | `embeddings` |
+
+Why int64 by default: a TF Serving signature has one dtype per input, and
+gRPC clients send whatever dtype their `TensorProto` holds; TF Serving does
+not convert. The usual client recipe,
+`tf.make_tensor_proto(np.array([[6, 17, 606]]))`, sends int64 (numpy's
+default integer, and the dtype of `tf.train.Example` integer features), so
+the default names take int64: a client that does nothing special works.
+Clients that build int32 protos on purpose (earlier exports of this
+package took int32 under the default names) change one line: name the
+`_int32` variant (`request.model_spec.signature_name =
+"serving_default_int32"`), or send int64. REST clients are not affected: TF Serving converts JSON
+numbers to the signature's dtype. Python callers of a loaded SavedModel may
+pass numpy arrays of either dtype to either signature (tensors must match
+it), but TensorFlow converts an int64 array for an `_int32` signature
+without a range check: int64 ids belong in the default signatures.
+
+The int64 signatures check that every id fits in int32 (the model's id
+dtype) and fail with an `InvalidArgumentError` naming the input otherwise,
+rather than let the cast wrap an id around into another valid one; then
+they cast and call their `_int32` variant, so both give the same outputs
+for the same ids. Ids outside `[0, encX_vocab_size)` but within int32
+behave as in the `_int32` signatures (on CPU, a gather error).
 
 The signatures take ids whole: truncation to `encX_max_seq_len` is the
 client's job (both routes of `keras-o2v serve` do it for you).
+
+Backends: export goes through `keras.export.ExportArchive`, which writes
+TensorFlow graphs: under the TensorFlow backend directly, under the JAX
+backend through `jax2tf` (the `_int32` functions are converted, the int64
+check and cast around them are TensorFlow ops). Other backends (torch)
+raise a `ValueError` saying what to do: a `.keras` file does not depend on
+the backend, so load it with `KERAS_BACKEND=tensorflow` and export there.
 """
 
 import os
 import re
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
@@ -21,28 +54,77 @@ import tensorflow as tf
 from keras_o2v.atomic import atomic_path
 
 DEFAULT_NAME = "object2vec"
-# signature -> (input names, output name)
-SIGNATURES = {
+# Backends `keras.export.ExportArchive` writes a SavedModel from.
+EXPORT_BACKENDS = ("tensorflow", "jax")
+INT32_SUFFIX = "_int32"
+INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
+
+
+class Signature(NamedTuple):
+    """A serving signature: its input names, output name and id dtype."""
+
+    inputs: tuple
+    output: str
+    dtype: str
+
+
+# The default signatures -> (input names, output name).
+_DEFAULTS = {
     "serving_default": (("in0", "in1"), "scores"),
     "embed_in0": (("in0",), "embeddings"),
     "embed_in1": (("in1",), "embeddings"),
 }
+# Every signature the SavedModel holds: the int64 defaults, then their
+# int32 variants.
+SIGNATURES = {
+    **{name: Signature(inputs, output, "int64")
+       for name, (inputs, output) in _DEFAULTS.items()},
+    **{name + INT32_SUFFIX: Signature(inputs, output, "int32")
+       for name, (inputs, output) in _DEFAULTS.items()},
+}
 
 
 def signature_for(fields):
-    """The signature that serves instances holding `fields`."""
-    return next(name for name, (inputs, _) in SIGNATURES.items()
+    """The default (int64) signature that serves instances holding `fields`."""
+    return next(name for name, (inputs, _) in _DEFAULTS.items()
                 if inputs == tuple(fields))
 
 
-def _endpoints(model):
-    """(name, python function, input signature) of each signature."""
+def int32_signature(name):
+    """The int32 signature computing what signature `name` computes."""
+    return name if SIGNATURES[name].dtype == "int32" else name + INT32_SUFFIX
 
-    def ids(name):
-        return tf.TensorSpec((None, None), tf.int32, name=name)
+
+def _check_backend(what, hint):
+    backend = keras.backend.backend()
+    if backend not in EXPORT_BACKENDS:
+        raise ValueError(
+            f"{what} needs the TensorFlow or JAX Keras backend: it runs "
+            "TensorFlow graphs, which Keras' `ExportArchive` builds from "
+            f"those backends only. Received: KERAS_BACKEND={backend!r}. A "
+            f"`.keras` file does not depend on the backend: {hint}")
+
+
+_EXPORT = ("SavedModel export", "export it with KERAS_BACKEND=tensorflow "
+           "(`KERAS_BACKEND=tensorflow keras-o2v export --model-dir ... "
+           "--export-dir ...`), or in Python load it there with "
+           "`keras.saving.load_model` and call "
+           "`keras_o2v.export_saved_model`.")
+_SERVE = ("Serving (`keras-o2v serve`)",
+          "run the command with KERAS_BACKEND=tensorflow (e.g. `KERAS_BACKEND="
+          "tensorflow keras-o2v serve --model-dir ...`); `keras-o2v predict` "
+          "and, in Python, `keras_o2v.predict` run on any backend.")
+
+
+def _model_functions(model):
+    """`{default signature name: python function of int32 ids}`."""
 
     def scores(in0, in1):
-        return {"scores": model({"in0": in0, "in1": in1}, training=False)}
+        inputs = {"in0": in0, "in1": in1}
+        if hasattr(model, "pair_scores"):
+            # A retrieval model scores pairs by similarity: (batch, 1).
+            return {"scores": model.pair_scores(inputs)}
+        return {"scores": model(inputs, training=False)}
 
     def embed_in0(in0):
         return {"embeddings": model.encoder0(in0, training=False)}
@@ -50,22 +132,87 @@ def _endpoints(model):
     def embed_in1(in1):
         return {"embeddings": model.encoder1(in1, training=False)}
 
-    functions = {"serving_default": scores, "embed_in0": embed_in0,
-                 "embed_in1": embed_in1}
-    return [(name, functions[name], [ids(field) for field in inputs])
-            for name, (inputs, _) in SIGNATURES.items()]
+    return {"serving_default": scores, "embed_in0": embed_in0,
+            "embed_in1": embed_in1}
+
+
+def _id_specs(name, dtype):
+    return [tf.TensorSpec((None, None), dtype, name=field)
+            for field in SIGNATURES[name].inputs]
+
+
+def _to_int32(field, ids, vocab_size):
+    """int64 ids -> int32, failing on ids a cast would wrap around."""
+    fits = tf.reduce_all((ids >= INT32_MIN) & (ids <= INT32_MAX))
+    check = tf.debugging.Assert(fits, [
+        f"`{field}` ids must fit in int32 (valid ids are in [0, "
+        f"enc{field[-1]}_vocab_size={vocab_size})), but the request holds "
+        "ids from", tf.reduce_min(ids), "to", tf.reduce_max(ids)],
+        name=f"check_{field}_fits_int32")
+    with tf.control_dependencies([check]):
+        return tf.cast(ids, tf.int32)
+
+
+def _int64_functions(model, int32_functions):
+    """`{default name: function of int64 ids}` around the int32 ones.
+
+    Plain TensorFlow (the check and the cast), whatever the backend of the
+    int32 functions, which may be `jax2tf` conversions.
+    """
+    hp = model.hyperparameters
+
+    def ids(field, tensor):
+        return _to_int32(field, tensor, hp.get(f"enc{field[-1]}_vocab_size"))
+
+    def scores(in0, in1):
+        return int32_functions["serving_default" + INT32_SUFFIX](
+            ids("in0", in0), ids("in1", in1))
+
+    def embed_in0(in0):
+        return int32_functions["embed_in0" + INT32_SUFFIX](ids("in0", in0))
+
+    def embed_in1(in1):
+        return int32_functions["embed_in1" + INT32_SUFFIX](ids("in1", in1))
+
+    functions = {}
+    for name, fn in [("serving_default", scores), ("embed_in0", embed_in0),
+                     ("embed_in1", embed_in1)]:
+        functions[name] = tf.function(
+            fn, input_signature=_id_specs(name, tf.int64), autograph=False)
+        functions[name].get_concrete_function()  # traced: one signature
+    return functions
+
+
+def _archive(model, purpose):
+    """(`ExportArchive` holding every signature, `{name: tf.function}`)."""
+    _check_backend(*purpose)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    functions = {}
+    for name, fn in _model_functions(model).items():
+        int32_name = name + INT32_SUFFIX
+        functions[int32_name] = archive.add_endpoint(
+            int32_name, fn, input_signature=_id_specs(int32_name, tf.int32))
+    for name, fn in _int64_functions(model, functions).items():
+        # Traced tf.functions go in as they are, on every backend.
+        archive.add_endpoint(name, fn)
+        functions[name] = fn
+    return archive, {name: functions[name] for name in SIGNATURES}
 
 
 def serving_functions(model):
     """`{signature name: tf.function}`: what the SavedModel would serve.
 
-    Each function takes its inputs by name as int32 arrays and returns
-    `{output name: tensor}`. The fixed input signatures mean one trace per
-    function whatever the batch size or length, and calls may run
-    concurrently from several threads.
+    Each function takes its inputs by name as int arrays (numpy arrays of
+    either dtype convert; tensors must have the signature's dtype) and
+    returns `{output name: tensor}`. The fixed input signatures mean one
+    trace per function whatever the batch size or length, and calls may run
+    concurrently from several threads. TensorFlow and JAX backends (see the
+    module docstring); others raise a `ValueError`. Under JAX the functions
+    hold a copy of the weights, taken when built; under TensorFlow they
+    read the model's variables.
     """
-    return {name: tf.function(fn, input_signature=signature)
-            for name, fn, signature in _endpoints(model)}
+    return _archive(model, _SERVE)[1]
 
 
 def _versions(base):
@@ -79,9 +226,11 @@ def export_saved_model(model, export_dir, name=DEFAULT_NAME, version=None):
 
     Writes `<export_dir>/<name>/<version>/saved_model.pb` (+ variables), the
     layout `tensorflow/serving` watches (`--model_base_path` =
-    `<export_dir>/<name>`). The version directory is written under a hidden
-    temporary name (ignored by TF Serving, which only loads numeric
-    directories) and renamed when complete.
+    `<export_dir>/<name>`), holding the signatures of `SIGNATURES` (int64
+    defaults and their `_int32` variants; see the module docstring). The
+    version directory is written under a hidden temporary name (ignored by
+    TF Serving, which only loads numeric directories) and renamed when
+    complete.
 
     Args:
         model: a `keras_o2v.Object2Vec`.
@@ -93,7 +242,12 @@ def export_saved_model(model, export_dir, name=DEFAULT_NAME, version=None):
 
     Returns:
         str, the version directory written.
+
+    Raises:
+        ValueError: for a bad `name` or `version`, an existing version, or
+            a Keras backend other than TensorFlow or JAX.
     """
+    _check_backend(*_EXPORT)
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+",
                                                      name) or name[0] == ".":
         raise ValueError("`name` must be a non-empty directory name of "
@@ -113,10 +267,7 @@ def export_saved_model(model, export_dir, name=DEFAULT_NAME, version=None):
                "pass a new `version`, or none for the next one.")
     if version in existing:
         raise ValueError(already)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    for endpoint, fn, signature in _endpoints(model):
-        archive.add_endpoint(endpoint, fn, input_signature=signature)
+    archive, _ = _archive(model, _EXPORT)
     os.makedirs(base, exist_ok=True)
     try:
         with atomic_path(path, replace=False) as tmp:

@@ -7,6 +7,7 @@ embedded by that encoder; an instance with both is scored.
 import json
 
 import numpy as np
+from keras import ops
 
 from keras_o2v.atomic import atomic_path
 from keras_o2v.data import RecordSpec
@@ -26,7 +27,8 @@ def _check_channel(channel):
 
 
 def _in_batches(fn, n, batch_size):
-    out = [np.asarray(fn(slice(start, start + batch_size)))
+    # `convert_to_numpy`, not `np.asarray`: PyTorch outputs track gradients.
+    out = [ops.convert_to_numpy(fn(slice(start, start + batch_size)))
            for start in range(0, n, batch_size)]
     return np.concatenate(out)
 
@@ -40,8 +42,12 @@ def _encode_padded(model, channel, ids, batch_size):
 
 
 def _score_padded(model, arrays, batch_size):
+    # A retrieval model's call scores a batch against itself (B x B); its
+    # pair scores are what a pair asks for.
+    score = getattr(model, "pair_scores", None) or (
+        lambda x: model(x, training=False))
     return _in_batches(
-        lambda s: model({f: a[s] for f, a in arrays.items()}, training=False),
+        lambda s: score({f: a[s] for f, a in arrays.items()}),
         len(arrays["in0"]), batch_size)
 
 

@@ -38,6 +38,7 @@ as every Keras optimizer does. `tests/test_optimizers.py` pins the behaviour.
 
 import keras
 import tensorflow as tf
+from keras import ops
 
 from keras_o2v.api_export import register
 
@@ -48,6 +49,12 @@ __all__ = ["LazyAdam", "LazyAdagrad", "LazySGD", "LazyRMSprop",
 def _tf_variable(variable):
     """The `tf.Variable` behind a Keras variable (gather reads only rows)."""
     return variable.value if isinstance(variable, keras.Variable) else variable
+
+
+def _is_indexed_slices(gradient):
+    # Only the TensorFlow backend makes sparse gradients.
+    return (keras.backend.backend() == "tensorflow"
+            and isinstance(gradient, tf.IndexedSlices))
 
 
 def deduplicate(gradient):
@@ -72,16 +79,19 @@ class LazyUpdateMixin:
 
     def update_step(self, gradient, variable, learning_rate):
         """Weight decay, then the update: lazy rows or stock Keras."""
-        lr = tf.cast(learning_rate, variable.dtype)
         decay = (self.weight_decay is not None
                  and self._use_weight_decay(variable))
-        if not isinstance(gradient, tf.IndexedSlices):
+        if not _is_indexed_slices(gradient):
+            # Backend ops only: JAX and PyTorch gradients are always dense,
+            # so a model trained on TensorFlow loads and trains there too.
             if decay:
                 # What Keras' `_apply_weight_decay` does before the update.
-                wd = tf.cast(self.weight_decay, variable.dtype)
+                lr = ops.cast(learning_rate, variable.dtype)
+                wd = ops.cast(self.weight_decay, variable.dtype)
                 self.assign_sub(variable, variable * wd * lr)
             super().update_step(gradient, variable, learning_rate)
             return
+        lr = tf.cast(learning_rate, variable.dtype)
         indices, grad = deduplicate(gradient)
         grad = tf.cast(grad, variable.dtype)
         slots = self._lazy_slots(self._get_variable_index(variable))

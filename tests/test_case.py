@@ -4,6 +4,7 @@ import json
 
 import keras
 import numpy as np
+from keras import ops
 
 
 def run_layer_test(layer_cls, init_kwargs, input_data, expected_output_shape,
@@ -18,7 +19,7 @@ def run_layer_test(layer_cls, init_kwargs, input_data, expected_output_shape,
     inputs = input_data if isinstance(input_data, (list, tuple)) else [
         input_data]
     layer = layer_cls(**init_kwargs)
-    output = np.asarray(layer(*inputs, **call_args))
+    output = ops.convert_to_numpy(layer(*inputs, **call_args))
     assert output.shape == tuple(expected_output_shape), output.shape
     if expected_num_trainable_weights is not None:
         assert len(layer.trainable_weights) == expected_num_trainable_weights
@@ -28,8 +29,8 @@ def run_layer_test(layer_cls, init_kwargs, input_data, expected_output_shape,
     assert clone.get_config() == config
     clone(*inputs, **call_args)
     clone.set_weights(layer.get_weights())
-    np.testing.assert_allclose(np.asarray(clone(*inputs, **call_args)),
-                               output, atol=1e-6)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(clone(*inputs, **call_args)), output, atol=1e-6)
     revived = keras.layers.deserialize(
         json.loads(json.dumps(keras.layers.serialize(layer))))
     assert type(revived) is layer_cls

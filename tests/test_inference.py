@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+from keras import ops
 
 import keras_o2v
 from keras_o2v.inference import embed
@@ -12,6 +13,9 @@ HP = {"enc0_vocab_size": 20, "enc0_max_seq_len": 3, "enc_dim": 4,
       "enc1_vocab_size": 9, "enc1_max_seq_len": 5,
       "enc1_token_embedding_dim": 3, "mlp_dim": 4}
 
+# Also run under JAX and PyTorch (tests/backends).
+pytestmark = pytest.mark.backend_independent
+
 
 @pytest.fixture(scope="module")
 def model():
@@ -20,7 +24,8 @@ def model():
 
 def test_embed_matches_the_encoder_and_truncates(model):
     out = embed(model, [{"in0": [1, 2, 3, 4]}, [5]], channel="in0")
-    direct = np.asarray(model.encoder0(np.array([[1, 2, 3], [5, 0, 0]])))
+    direct = ops.convert_to_numpy(
+        model.encoder0(np.array([[1, 2, 3], [5, 0, 0]])))
     np.testing.assert_allclose(out, direct, atol=1e-6)
     assert embed(model, [[8, 1]], channel="in1").shape == (1, 4)
 

@@ -15,6 +15,12 @@ from keras_o2v.optimizers import LazyAdagrad
 from keras_o2v.optimizers import LazyAdam
 from keras_o2v.optimizers import LazySGD
 
+# Sparse (`tf.IndexedSlices`) gradients exist on TensorFlow only; other
+# backends refuse row_sparse (tests/backends/test_backend_features.py).
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="row_sparse lazy updates need the TensorFlow backend")
+
 STOCK = {"adam": keras.optimizers.Adam, "adagrad": keras.optimizers.Adagrad,
          "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop,
          "adadelta": keras.optimizers.Adadelta}

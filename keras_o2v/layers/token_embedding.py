@@ -1,7 +1,6 @@
 """Token embedding with id 0 reserved for padding."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from keras_o2v.api_export import register
@@ -14,6 +13,21 @@ def check_positive_int(name, value, minimum=1):
             f"`{name}` must be an integer >= {minimum}. "
             f"Received: {name}={value!r}"
         )
+
+
+def _gather_rows(table, token_ids):
+    """Rows `token_ids` of the Keras variable `table`."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # Gather straight from the variable (a ResourceGather): `ops.take`
+        # reads the whole table first, and once the table has had a sparse
+        # update TensorFlow copies it on every such read, so step time would
+        # grow with the vocabulary. The gradient is `tf.IndexedSlices` either
+        # way.
+        return tf.gather(table.value, token_ids)
+    # JAX and PyTorch gradients of a gather are dense tables anyway.
+    return ops.take(table, token_ids, axis=0)
 
 
 @register
@@ -114,12 +128,7 @@ class TokenEmbedding(keras.layers.Layer):
         if not self.built:
             self.build()
         token_ids = ops.cast(token_ids, "int32")
-        # Gather straight from the variable (a ResourceGather): `ops.take`
-        # reads the whole table first, and once the table has had a sparse
-        # update TensorFlow copies it on every such read, so step time would
-        # grow with the vocabulary. The gradient is `tf.IndexedSlices` either
-        # way.
-        vectors = tf.gather(self.embeddings.value, token_ids)
+        vectors = _gather_rows(self.embeddings, token_ids)
         vectors = ops.cast(vectors, self.compute_dtype)
         if self.freezable_rows:
             # Same values; the gradient only reaches rows flagged trainable.

@@ -140,6 +140,23 @@ def exclude_frozen_from_weight_decay(model):
         model.optimizer.exclude_from_weight_decay(var_list=frozen)
 
 
+def check_storage_type(hp):
+    """Raises unless the backend can do what `token_embedding_storage_type`
+    asks: lazy row updates need TensorFlow's sparse (`IndexedSlices`)
+    gradients; JAX and PyTorch give a dense gradient for the whole table."""
+    storage = hp["token_embedding_storage_type"]
+    backend = keras.backend.backend()
+    if storage == "row_sparse" and backend != "tensorflow":
+        raise ValueError(
+            "`token_embedding_storage_type='row_sparse'` (lazy row updates) "
+            "needs the TensorFlow backend, whose gradients of a token table "
+            f"are sparse; the {backend} backend's are dense. Use "
+            "token_embedding_storage_type='dense' (the default), or run with "
+            "KERAS_BACKEND=tensorflow. Received: "
+            f"token_embedding_storage_type={storage!r} with "
+            f"KERAS_BACKEND={backend!r}")
+
+
 def make_optimizer(hp):
     """The optimizer named by `hp["optimizer"]` with lr and weight decay.
 
@@ -148,7 +165,10 @@ def make_optimizer(hp):
     `token_embedding_storage_type="row_sparse"` it is the lazy variant from
     `keras_o2v.optimizers` (`LazyAdam`...): token tables get sparse row
     updates, decay included; the other weights are updated as in Keras.
+    That needs the TensorFlow backend: on JAX and PyTorch it raises a
+    `ValueError` (see `check_storage_type`).
     """
+    check_storage_type(hp)
     if hp["token_embedding_storage_type"] == "row_sparse":
         optimizers = LAZY_OPTIMIZERS
     else:
@@ -201,5 +221,7 @@ def build_object2vec(hyperparameters=None, *, compile=True, **kwargs):
     ```
     """
     merged = {**(hyperparameters or {}), **kwargs}
+    # Before building: fail fast, also with `compile=False`.
+    check_storage_type(resolve_hyperparameters(merged))
     model = Object2Vec(merged)
     return compile_object2vec(model) if compile else model

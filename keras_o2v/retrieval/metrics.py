@@ -38,7 +38,8 @@ def _ranks(scores):
     run = ops.cumsum(ops.concatenate(
         [ops.zeros_like(new_run[..., :1], "int64"),
          ops.cast(new_run, "int64")], axis=-1), axis=-1)
-    key = run * (n + 1) + ops.cast(order, "int64")
+    # `n` is a tensor when the batch size is unknown (filtered batches).
+    key = run * (ops.cast(n, "int64") + 1) + ops.cast(order, "int64")
     order = ops.take_along_axis(order, ops.argsort(key, axis=-1), axis=-1)
     return ops.argsort(order, axis=-1) + 1
 

@@ -49,11 +49,16 @@ class RetrievalModel(keras.Model):
         logq_correction: bool. Subtract `log q` of each candidate from its
             logit; the data then needs a `"sampling_probability"` feature
             (see `sampling_probabilities`). Defaults to False.
+        batch_metrics_k: ints. In-batch `batch_hits_at_k` metrics, ranked
+            in evaluation (`evaluate`, `fit`'s `validation_data`). Defaults
+            to `(10,)`.
+        train_metrics: bool. Rank them at every training step too; for
+            small encoders that costs most of the step. Defaults to False.
     """
 
     def __init__(self, hyperparameters, similarity="cosine", temperature=0.1,
                  remove_accidental_hits=True, logq_correction=False,
-                 **kwargs):
+                 batch_metrics_k=(10,), train_metrics=False, **kwargs):
         check_similarity(similarity)
         check_temperature(temperature)
         kwargs.setdefault("name", "retrieval")
@@ -67,7 +72,14 @@ class RetrievalModel(keras.Model):
         self.encoder0, self.encoder1 = make_encoders(hp)
         self.encoding_dropout = keras.layers.Dropout(
             hp["dropout"], name="encoding_dropout")
-        self.batch_metrics = []
+        self.batch_metrics_k = tuple(int(k) for k in batch_metrics_k)
+        self.batch_metrics = [HitsAtK(k, name=f"batch_hits_at_{k}")
+                              for k in self.batch_metrics_k]
+        # Ranking a batch's B x B scores costs more than the rest of a
+        # training step; by default they are ranked in evaluation only
+        # (`validation_data` at epoch end, `evaluate`).
+        self.train_metrics = bool(train_metrics)
+        self._training_trace = False
         # Weights exist from construction, so `.keras` loading and
         # `load_weights` need no sample batch.
         self.encoder0.build((None, None))
@@ -93,8 +105,19 @@ class RetrievalModel(keras.Model):
         return ops.log(ops.maximum(
             ops.cast(x[SAMPLING_PROBABILITY], "float32"), 1e-12))
 
+    def pair_scores(self, inputs):
+        """`(B, 1)` similarity of each pair `(in0[i], in1[i])`."""
+        query = self.encoder0(inputs["in0"], training=False)
+        candidate = self.encoder1(inputs["in1"], training=False)
+        if self.similarity == "cosine":
+            query = ops.normalize(query, axis=-1)
+            candidate = ops.normalize(candidate, axis=-1)
+        return ops.sum(query * candidate, axis=-1, keepdims=True)
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
                      training=True):
+        # Keras calls compute_metrics right after, in the same trace.
+        self._training_trace = training
         ids = x["in1"] if self.remove_accidental_hits else None
         losses = in_batch_softmax_loss(y_pred, ids, self._log_q(x),
                                        self.temperature)
@@ -109,6 +132,9 @@ class RetrievalModel(keras.Model):
         return loss
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if self._training_trace and not self.train_metrics:
+            return {m.name: m.result() for m in self.metrics
+                    if not any(m is b for b in self.batch_metrics)}
         # Ranking metrics within the batch: query i should rank its own
         # candidate i first among the batch's candidates.
         scores = y_pred
@@ -125,7 +151,9 @@ class RetrievalModel(keras.Model):
                 "similarity": self.similarity,
                 "temperature": self.temperature,
                 "remove_accidental_hits": self.remove_accidental_hits,
-                "logq_correction": self.logq_correction}
+                "logq_correction": self.logq_correction,
+                "batch_metrics_k": list(self.batch_metrics_k),
+                "train_metrics": self.train_metrics}
 
     @classmethod
     def from_config(cls, config):
@@ -135,13 +163,16 @@ class RetrievalModel(keras.Model):
 def build_retrieval_model(hyperparameters=None, *, similarity="cosine",
                           temperature=0.1, remove_accidental_hits=True,
                           logq_correction=False, batch_metrics_k=(10,),
-                          compile=True, **kwargs):
+                          train_metrics=False, compile=True, **kwargs):
     """Builds (and by default compiles) a `RetrievalModel`.
 
     The optimizer and learning rate come from the hyperparameters
     (`optimizer`, `learning_rate`, `weight_decay`), as for Object2Vec.
-    Compiled, `fit` reports in-batch `hits_at_k` for each k of
-    `batch_metrics_k` beside the loss.
+    Compiled, evaluation (`evaluate`, and `fit`'s `validation_data` at
+    each epoch end: `val_batch_hits_at_k`) reports in-batch `hits_at_k`
+    for each k of `batch_metrics_k` beside the loss; with
+    `train_metrics=True` every training step computes them too, at a cost
+    of most of the step's time for small encoders.
 
     Example:
 
@@ -159,10 +190,10 @@ def build_retrieval_model(hyperparameters=None, *, similarity="cosine",
     model = RetrievalModel(merged, similarity=similarity,
                            temperature=temperature,
                            remove_accidental_hits=remove_accidental_hits,
-                           logq_correction=logq_correction)
+                           logq_correction=logq_correction,
+                           batch_metrics_k=batch_metrics_k,
+                           train_metrics=train_metrics)
     if compile:
-        model.batch_metrics = [HitsAtK(k, name=f"batch_hits_at_{k}")
-                               for k in batch_metrics_k]
         model.compile(optimizer=make_optimizer(model.hyperparameters))
     return model
 
@@ -206,3 +237,53 @@ def retrieval_dataset(in0, in1, batch_size, sampling_probability=None,
         ds = ds.shuffle(len(features["in0"]), seed=seed,
                         reshuffle_each_iteration=True)
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(2)
+
+
+def candidate_frequencies(dataset, vocab_size):
+    """Counts of each `in1` id among the positives of a labelled dataset.
+
+    The logQ estimate of `positive_batches` for single-token `in1`:
+    one pass over `(features, labels)` batches (labels != 0 are positives).
+
+    Args:
+        dataset: iterable of `({"in0", "in1"}, labels)` batches.
+        vocab_size: int. `enc1_vocab_size`.
+
+    Returns:
+        float32 `(vocab_size,)`: the share of positives holding each id.
+    """
+    counts = np.zeros(vocab_size, np.int64)
+    for x, labels in dataset:
+        in1 = np.asarray(x["in1"])
+        if in1.shape[1] != 1:
+            raise ValueError(
+                "`logq_correction` estimates each candidate's frequency by "
+                "its id, so `in1` must be one token per record. Received: "
+                f"`in1` rows of up to {in1.shape[1]} tokens; train without "
+                "`logq_correction`.")
+        positive = np.asarray(labels).reshape(len(in1), -1)[:, 0] != 0
+        counts += np.bincount(in1[positive, 0], minlength=vocab_size)
+    return (counts / max(counts.sum(), 1)).astype(np.float32)
+
+
+def positive_batches(dataset, frequencies=None):
+    """Labelled `(features, labels)` batches as in-batch softmax batches.
+
+    Keeps each batch's positives (label != 0): the other candidates of a
+    batch are its negatives. With `frequencies` (see
+    `candidate_frequencies`) each pair gets its `sampling_probability`.
+    Batches without a positive are dropped.
+    """
+    table = (None if frequencies is None else
+             tf.constant(frequencies, tf.float32))
+
+    def keep(x, labels):
+        positive = tf.reshape(labels, [tf.shape(x["in0"])[0], -1])[:, 0] != 0
+        out = {"in0": tf.boolean_mask(x["in0"], positive),
+               "in1": tf.boolean_mask(x["in1"], positive)}
+        if table is not None:
+            out[SAMPLING_PROBABILITY] = tf.gather(table, out["in1"][:, 0])
+        return out
+
+    return dataset.map(keep).filter(
+        lambda x: tf.shape(x["in0"])[0] > 0)

@@ -9,6 +9,10 @@ Routes:
 | `GET /v1/models/<name>` | TF Serving model status |
 | `POST /v1/models/<name>:predict` | TF Serving predict, row or columnar format |
 
+The TF Serving route takes every `signature_name` the exported SavedModel
+holds (`keras_o2v.export.SIGNATURES`: the defaults and their `_int32`
+variants, which give the same outputs: JSON ids suit either dtype).
+
 Both POST routes truncate each input to its encoder's `encX_max_seq_len`
 (`/invocations`: or to the request's `infer_max_seqlens`, at most 5000)
 before padding the rows to the longest. The TF Serving route thus differs
@@ -77,7 +81,7 @@ DEFAULT_MAX_PADDED_IDS = 4_000_000
 # A 6 MB body takes well under a second on any real link.
 DEFAULT_BODY_TIMEOUT_S = 30
 DEFAULT_MAX_CONNECTIONS = 256
-_SIGNATURE_INPUTS = {name: inputs for name, (inputs, _) in SIGNATURES.items()}
+_SIGNATURE_INPUTS = {name: s.inputs for name, s in SIGNATURES.items()}
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,9 @@
 The server and batch prediction share it: both validate and pad instances
 (`keras_o2v.instances`), then make one call of a compiled signature function
 (`keras_o2v.export.serving_functions`, the functions a SavedModel export
-holds) per batch.
+holds) per batch. Validated ids are int32 in `[0, vocab_size)`, so every
+call runs the `_int32` variant of its signature: the same outputs as the
+int64 default, without its range check and cast.
 
 Both routes of the server truncate each input to its encoder's
 `encX_max_seq_len` (or to the request's `infer_max_seqlens`) before padding,
@@ -18,6 +20,7 @@ import logging
 import numpy as np
 
 from keras_o2v.export import SIGNATURES
+from keras_o2v.export import int32_signature
 from keras_o2v.export import serving_functions
 from keras_o2v.export import signature_for
 from keras_o2v.instances import detect_fields
@@ -39,13 +42,13 @@ PREFERRED_MODES = {
 class Batch:
     """Validated, padded inputs of one signature call."""
 
-    signature: str
+    signature: str  # any name of `SIGNATURES`
     arrays: dict  # input name -> int32 (n, width)
 
     @property
     def output(self):
         """The output name: `"scores"` or `"embeddings"`."""
-        return SIGNATURES[self.signature][1]
+        return SIGNATURES[self.signature].output
 
     def __len__(self):
         return len(next(iter(self.arrays.values())))
@@ -54,11 +57,12 @@ class Batch:
 class Predictor:
     """A model's serving signatures, with instance validation in front.
 
-    Thread-safe: the functions have fixed input signatures (traced once, by
-    `warm_up` or the first call) and TensorFlow runs concurrent calls.
+    Thread-safe: the functions have fixed input signatures (traced when
+    built) and TensorFlow runs concurrent calls.
 
     Args:
-        model: a `keras_o2v.Object2Vec`.
+        model: a `keras_o2v.Object2Vec`, under the TensorFlow or JAX
+            backend (others raise a `ValueError`: see `keras_o2v.export`).
     """
 
     def __init__(self, model):
@@ -66,7 +70,7 @@ class Predictor:
         self.functions = serving_functions(model)
 
     def warm_up(self, preferred_mode="classification"):
-        """Traces and runs every signature once, `preferred_mode`'s first.
+        """Runs every signature once, `preferred_mode`'s first.
 
         Args:
             preferred_mode: `"classification"` (pair scores first) or
@@ -80,7 +84,7 @@ class Predictor:
                 f"INFERENCE_PREFERRED_MODE={preferred_mode!r}")
         one = np.ones((1, 1), np.int32)
         for name in PREFERRED_MODES[preferred_mode]:
-            self.run(Batch(name, {f: one for f in SIGNATURES[name][0]}))
+            self.run(Batch(name, {f: one for f in SIGNATURES[name].inputs}))
             logger.info("Warmed up signature %s.", name)
 
     def prepare(self, instances, max_seqlens=None, locate=instance_name,
@@ -107,13 +111,17 @@ class Predictor:
         exported SavedModel itself takes ids whole). Raises as `prepare`.
         """
         specs = input_specs(self.hyperparameters)
-        specs = {f: specs[f] for f in SIGNATURES[signature][0]}
+        specs = {f: specs[f] for f in SIGNATURES[signature].inputs}
         check_padded_size(instances, specs, max_padded_ids)
         return Batch(signature, to_arrays(instances, specs, locate))
 
     def run(self, batch):
-        """One call of the batch's signature: float32 `(n, k)` array."""
-        outputs = self.functions[batch.signature](**batch.arrays)
+        """One call of the batch's signature: float32 `(n, k)` array.
+
+        Runs the signature's `_int32` variant: the arrays are int32.
+        """
+        function = self.functions[int32_signature(batch.signature)]
+        outputs = function(**batch.arrays)
         return outputs[batch.output].numpy()
 
 

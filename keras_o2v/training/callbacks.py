@@ -15,7 +15,13 @@ _KIND = {
     "mean_squared_error": "loss",
     "root_mean_squared_error": "loss",
     "mean_absolute_error": "loss",
+    # The retrieval objective: in-batch softmax loss, in-batch hits@10.
+    "loss": "loss",
+    "batch_hits_at_10": "score",
 }
+# What an Object2Vec run logs (Keras' own "loss" duplicates one of these).
+OBJECT2VEC_METRICS = ("accuracy", "cross_entropy", "mean_squared_error",
+                      "root_mean_squared_error", "mean_absolute_error")
 
 
 def quality_line(split, metric, value, epoch=None):
@@ -32,12 +38,13 @@ class SageMakerMetricsLogger(keras.callbacks.Callback):
     Epochs are numbered from 0, as in SageMaker's logs. Also logs
     `#throughput_metric: host=..., train throughput=X records/second` when
     `count_records` (a callable returning the records of the last epoch) is
-    given.
+    given. `names`: the metrics logged (default: Object2Vec's).
     """
 
-    def __init__(self, count_records=None):
+    def __init__(self, count_records=None, names=OBJECT2VEC_METRICS):
         super().__init__()
         self.count_records = count_records
+        self.names = names
         self._start = None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -48,7 +55,7 @@ class SageMakerMetricsLogger(keras.callbacks.Callback):
         for key, value in logs.items():
             split, name = ("validation", key[4:]) if key.startswith(
                 "val_") else ("train", key)
-            if name in _KIND:
+            if name in self.names:
                 logger.info(quality_line(split, name, float(value), epoch))
         if self.count_records is not None:
             seconds = time.perf_counter() - self._start

@@ -17,12 +17,17 @@ internals, so they live only here, apply only inside the context manager and
 only under a multi-worker strategy; `tests/training/test_multi_worker.py`
 fails when a Keras upgrade changes what they rely on. TensorFlow's own
 collective all-reduce still does all the distributing.
+
+On JAX, the context instead enters the `keras.distribution` scope of a
+`KerasDistribution` (see `keras_o2v.training.distribution`): Keras splits
+the batches of `fit` and `evaluate` between the devices only inside it.
 """
 
 import contextlib
 
 import tensorflow as tf
-from keras.src.backend.tensorflow import trainer as tf_trainer
+
+from keras_o2v.training.distribution import KerasDistribution
 
 
 def _patched_reduce(original):
@@ -51,14 +56,21 @@ def multi_worker_fit_fixes(model, strategy, sample_batch):
 
     Args:
         model: compiled Keras model, created in `strategy.scope()`.
-        strategy: the `tf.distribute` strategy; other strategies pass
-            through untouched.
+        strategy: the `tf.distribute` strategy or `KerasDistribution`;
+            other strategies pass through untouched.
         sample_batch: callable returning `(x, y)` of plain arrays, one batch
             of the data; only called under a multi-worker strategy.
     """
+    if isinstance(strategy, KerasDistribution):
+        with strategy.scope():
+            yield
+        return
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         yield
         return
+    # Imported here: only this TensorFlow-only path needs Keras' TF trainer.
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
     with strategy.scope():
         model._symbolic_build(data_batch=sample_batch())
     original = tf_trainer.reduce_per_replica

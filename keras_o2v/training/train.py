@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import warnings
 
 import keras
@@ -19,6 +20,7 @@ from keras_o2v.hyperparameters import resolve_hyperparameters
 from keras_o2v.models import build_object2vec
 from keras_o2v.training.artifacts import save_model_atomic
 from keras_o2v.training.artifacts import write_json_atomic
+from keras_o2v.training import retrieval as retrieval_objective
 from keras_o2v.training.callbacks import SageMakerMetricsLogger
 from keras_o2v.training.callbacks import quality_line
 from keras_o2v.training.distribution import describe
@@ -38,8 +40,11 @@ METRICS_FILE = "metrics.json"
 EVAL_BATCH_SIZE = 1024
 
 
-def metric_names(hp):
-    """The SageMaker metric names logged for `hp["output_layer"]`."""
+def metric_names(hp, objective="object2vec"):
+    """The SageMaker metric names logged for `hp["output_layer"]` (or the
+    retrieval objective's)."""
+    if objective == "retrieval":
+        return retrieval_objective.RETRIEVAL_METRICS
     if hp["output_layer"] == "softmax":
         return ("accuracy", "cross_entropy")
     return ("mean_squared_error", "root_mean_squared_error",
@@ -108,24 +113,30 @@ def check_auxiliary(auxiliary):
                          f"auxiliary={auxiliary!r}")
 
 
-def build_model(hp, auxiliary=None, seed=None):
+def build_model(hp, auxiliary=None, seed=None, objective="object2vec",
+                retrieval=None):
     """`build_object2vec(hp)` with the auxiliary channel's pretrained vectors.
 
     Args:
         hp: dict. Resolved hyperparameters.
         auxiliary: optional directory of vocab and pretrained embedding files.
         seed: optional int for the rows that start random (OOV words).
+        objective: `"object2vec"` or `"retrieval"` (a `RetrievalModel` with
+            the options `retrieval`).
+        retrieval: optional dict of `RetrievalModel` options.
 
     Returns:
-        The compiled `Object2Vec`.
+        The compiled `Object2Vec` (or `RetrievalModel`).
     """
-    model = build_object2vec(hp)
+    model = (retrieval_objective.build(hp, retrieval)
+             if objective == "retrieval" else build_object2vec(hp))
     load_pretrained_embeddings(model, auxiliary, seed)
     return model
 
 
 def make_channels(train, validation, spec, hp, batch_size, *, seed=None,
-                  stats=None, **channel_kwargs):
+                  stats=None, eval_batch_size=EVAL_BATCH_SIZE,
+                  **channel_kwargs):
     """The train channel and the validation channel of a run.
 
     The train channel is shuffled, bucketed (`bucket_width`) and gets
@@ -141,6 +152,7 @@ def make_channels(train, validation, spec, hp, batch_size, *, seed=None,
         seed: optional int for the shuffling and the negatives.
         stats: optional dict `"train"`/`"validation"` -> `ChannelStats` of an
             earlier `scan`, so the channels know their batch counts.
+        eval_batch_size: int. Batch of the validation channel.
         **channel_kwargs: more channel arguments for the train
             channel (`shuffle_buffer`, `num_shards`, `shard_index`).
 
@@ -156,12 +168,14 @@ def make_channels(train, validation, spec, hp, batch_size, *, seed=None,
         # A shard's batch count is not the whole channel's.
         stats=None if "num_shards" in channel_kwargs else stats.get("train"),
         **channel_kwargs)
-    val_channel = (_eval_channel(validation, spec, stats=stats.get(
-        "validation")) if validation is not None else None)
+    val_channel = (_eval_channel(validation, spec, eval_batch_size,
+                                 stats=stats.get("validation"))
+                   if validation is not None else None)
     return train_channel, val_channel
 
 
-def fit_channels(model, train_channel, val_channel=None, **kwargs):
+def fit_channels(model, train_channel, val_channel=None, transform=None,
+                 **kwargs):
     """`model.fit` on channels from `make_channels`.
 
     A bad record raises the channel's own `ValueError` (see `data_errors`),
@@ -171,6 +185,8 @@ def fit_channels(model, train_channel, val_channel=None, **kwargs):
         model: the model to train.
         train_channel: `JsonlChannel` or `PreparedChannel` to train on.
         val_channel: optional channel for `validation_data`.
+        transform: optional function applied to both channels' datasets
+            (the retrieval objective keeps positive pairs).
         **kwargs: passed to `model.fit` (`epochs`, `callbacks`, `verbose`,
             ...).
 
@@ -179,7 +195,8 @@ def fit_channels(model, train_channel, val_channel=None, **kwargs):
     """
     callbacks = [_StopOnDataError(train_channel, val_channel),
                  *(kwargs.pop("callbacks", None) or [])]
-    train_data = train_channel.as_dataset(on_error="stop")
+    transform = transform or (lambda dataset: dataset)
+    train_data = transform(train_channel.as_dataset(on_error="stop"))
     if train_channel.num_batches is not None:
         # One iterator for all epochs: the next epoch's first batches are
         # read while this one ends, instead of after it (at every epoch
@@ -192,27 +209,49 @@ def fit_channels(model, train_channel, val_channel=None, **kwargs):
         warnings.filterwarnings("ignore", "Your input ran out of data")
         return model.fit(
             train_data,
-            validation_data=(val_channel.as_dataset(on_error="stop")
-                             if val_channel is not None else None),
+            validation_data=(transform(val_channel.as_dataset(
+                on_error="stop")) if val_channel is not None else None),
             shuffle=False,  # the channel shuffles, per epoch and seed
             callbacks=callbacks, **kwargs)
 
 
-def evaluate(model, path, batch_size=EVAL_BATCH_SIZE):
+def evaluate(model, path, batch_size=None, transform=None):
     """Evaluates `model` on a labelled channel (JSON Lines or prepared).
 
+    A retrieval model (`objective="retrieval"`) is evaluated on the
+    channel's positive pairs, in batches of its `mini_batch_size` (its
+    ranking metric is within the batch), with the logQ estimate from this
+    channel unless `transform` (`train`'s, from the train channel) is given.
+
+    Args:
+        model: a trained `Object2Vec` or `RetrievalModel`.
+        path: the channel (file or directory).
+        batch_size: optional int. Defaults to 1024 for Object2Vec, to
+            `mini_batch_size` for a retrieval model.
+        transform: optional function applied to the channel's dataset.
+
     Returns:
-        dict of SageMaker metric name -> value, e.g. `{"accuracy": 0.9}`.
+        dict of metric name -> value, e.g. `{"accuracy": 0.9}`.
     """
     hp = model.hyperparameters
+    objective = retrieval_objective.objective_of(model)
     spec = RecordSpec.from_hyperparameters(hp)
+    if batch_size is None:
+        batch_size = (hp["mini_batch_size"] if objective == "retrieval"
+                      else EVAL_BATCH_SIZE)
+    if objective == "retrieval" and transform is None:
+        transform = retrieval_objective.batch_transform(
+            path, spec, hp, {"logq_correction": model.logq_correction})
     # The scan validates every record and gives the exact batch count.
     channel = _eval_channel(path, spec, batch_size,
                             stats=channel_stats(path, spec))
-    with data_errors(channel):
-        logs = model.evaluate(channel.as_dataset(on_error="stop"), verbose=0,
-                              return_dict=True)
-    return {name: float(logs[name]) for name in metric_names(hp)}
+    dataset = channel.as_dataset(on_error="stop")
+    with data_errors(channel), warnings.catch_warnings():
+        # A transform (positive pairs) leaves the pass's length unknown.
+        warnings.filterwarnings("ignore", "Your input ran out of data")
+        logs = model.evaluate(transform(dataset) if transform else dataset,
+                              verbose=0, return_dict=True)
+    return {name: float(logs[name]) for name in metric_names(hp, objective)}
 
 
 class _SyncEpoch(keras.callbacks.Callback):
@@ -242,10 +281,24 @@ def _log_resolved(hp):
                 json.dumps(hp, sort_keys=True))
 
 
+def _fit_verbosity(verbose):
+    """Keras `fit` verbosity for `verbose`; `"auto"` is a progress bar (1)
+    on a terminal or in a notebook, else one line per epoch (2): the bar
+    writes colour codes and carriage returns, which log files should not
+    get."""
+    if verbose != "auto":
+        return verbose
+    isatty = getattr(sys.stdout, "isatty", None)
+    interactive = (isatty is not None and isatty()) or (
+        "ipykernel" in sys.modules)
+    return 1 if interactive else 2
+
+
 def train(train, hyperparameters=None, *, validation=None, test=None,
           auxiliary=None, model_dir=None, seed=None, validate_data=True,
-          shuffle_buffer=None, verbose="auto", distribution="none",
-          per_replica_batch=True, mixed_precision=False, callbacks=None,
+          shuffle_buffer=None, verbose="auto", early_stopping=True,
+          distribution="none", per_replica_batch=True, mixed_precision=False,
+          callbacks=None, objective="object2vec", retrieval=None,
           **overrides):
     """Trains an Object2Vec model on its channels, as SageMaker does.
 
@@ -253,13 +306,27 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
     data (a directory written by `keras-o2v convert`, recognised by its
     manifest; see `keras_o2v.data.prepared`).
 
+    With `objective="retrieval"` the model is instead a two-tower
+    `keras_o2v.retrieval.RetrievalModel` trained with the in-batch softmax
+    on the positive pairs (label != 0) of the same channels; see
+    `keras_o2v.training.retrieval`. Its metrics are the loss and, on the
+    validation and test channels, in-batch `batch_hits_at_10` (ranked at
+    each epoch end, not at every training step).
+
+    Progress goes to `logging` (logger `"keras_o2v"`, level INFO): the
+    resolved hyperparameters, channel sizes and SageMaker's
+    `#quality_metric` lines, one per metric and split each epoch and one
+    per test metric at the end. `logging.basicConfig(level=logging.INFO)`
+    shows them; the CLI prints them to stdout.
+
     Args:
         train: path of the train channel (file or directory).
         hyperparameters: dict of SageMaker-named hyperparameters (strings or
             typed values).
-        validation: optional validation channel. Enables early stopping on
-            the validation loss (`early_stopping_patience`,
-            `early_stopping_tolerance`); the best epoch's weights are kept.
+        validation: optional validation channel, evaluated after every
+            epoch. Enables early stopping on the validation loss
+            (`early_stopping_patience`, `early_stopping_tolerance`); the
+            best epoch's weights are kept.
         test: optional test channel, evaluated once at the end.
         auxiliary: optional directory of vocab and pretrained embedding files.
         model_dir: optional output directory; receives `model.keras`,
@@ -274,7 +341,12 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
             training starts (one fast pass). If False, a bad record raises
             when its batch is read. Defaults to True.
         shuffle_buffer: optional int, records held for shuffling.
-        verbose: Keras `fit` verbosity. Defaults to "auto".
+        verbose: Keras `fit` verbosity: 0, 1 (progress bar), 2 (one line
+            per epoch) or `"auto"`: 1 when stdout is a terminal or in a
+            notebook, else 2. Defaults to `"auto"`.
+        early_stopping: bool. If False, all `epochs` run and the last
+            epoch's weights are kept, while a validation channel is still
+            evaluated (and logged) every epoch. Defaults to True.
         distribution: `"auto"`, `"none"`, `"mirrored"` or `"multi_worker"`
             (see `keras_o2v.training.distribution`). Defaults to `"none"`;
             the CLI defaults to `"auto"`.
@@ -286,6 +358,12 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
             bfloat16 units) or `mixed_float16`; the output layer stays
             float32. Defaults to False.
         callbacks: optional extra Keras callbacks, run after keras_o2v's.
+        objective: `"object2vec"` (default: SageMaker's model and losses)
+            or `"retrieval"`.
+        retrieval: optional dict of `RetrievalModel` options for the
+            retrieval objective: `similarity` (`"cosine"`), `temperature`
+            (0.1), `logq_correction` (False), `remove_accidental_hits`
+            (True), `train_metrics` (False: rank in evaluation only).
         **overrides: hyperparameters overriding `hyperparameters`.
 
     Returns:
@@ -293,6 +371,7 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
         Keras history and the resolved hyperparameters.
     """
     hp = resolve_hyperparameters({**(hyperparameters or {}), **overrides})
+    retrieval_objective.check_objective(objective, retrieval, hp)
     # First: MultiWorkerMirroredStrategy must exist before any TF op runs.
     strategy = select_strategy(distribution)
     task_type, task_id, chief = task_info(strategy)
@@ -338,9 +417,16 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
             logger.info("Worker %d of %d reads %d of the %d train files.",
                         worker_index, num_workers,
                         len(range(worker_index, parts, num_workers)), parts)
+        transform = None
+        eval_batch_size = EVAL_BATCH_SIZE
+        if objective == "retrieval":
+            transform = retrieval_objective.batch_transform(train, spec, hp,
+                                                            retrieval)
+            # In-batch ranking: validate with the training batch's size.
+            eval_batch_size = batch_size
         train_channel, val_channel = make_channels(
             train, validation, spec, hp, batch_size, seed=seed, stats=stats,
-            **channel_kwargs)
+            eval_batch_size=eval_batch_size, **channel_kwargs)
 
         backup_dir = None
         if model_dir:
@@ -356,22 +442,32 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
                         keras.config.dtype_policy().name)
         try:
             with strategy.scope():
-                model = build_model(hp, auxiliary, seed)
+                model = build_model(hp, auxiliary, seed, objective,
+                                    retrieval)
         finally:
             keras.config.set_dtype_policy(previous_policy)
-        early_stopping = ResumableEarlyStopping(
+        stops = early_stopping and val_channel is not None
+        if val_channel is not None and not early_stopping:
+            logger.info("Early stopping off: %d epochs; the last one's "
+                        "weights are kept.", hp["epochs"])
+        stopper = ResumableEarlyStopping(
             state_dir=backup_dir,
-            # Without validation data it only records the epochs' logs.
+            # Not stopping, it only records the epochs' logs.
             monitor="val_loss" if val_channel is not None else "loss",
-            patience=(hp["early_stopping_patience"] if val_channel is not None
+            patience=(hp["early_stopping_patience"] if stops
                       else hp["epochs"] + 1),
             min_delta=hp["early_stopping_tolerance"],
-            restore_best_weights=val_channel is not None)
+            restore_best_weights=stops)
         all_callbacks = [
             _SyncEpoch(train_channel),
-            SageMakerMetricsLogger(lambda: train_channel.records_per_epoch),
-            early_stopping,  # saves its state before the backup of each epoch
+            SageMakerMetricsLogger(lambda: train_channel.records_per_epoch,
+                                   metric_names(hp, objective)),
+            stopper,  # saves its state before the backup of each epoch
         ]
+        if not any(isinstance(c, keras.callbacks.ProgbarLogger)
+                   for c in callbacks or []):
+            # Given first, the bar ends each epoch before the metric lines.
+            all_callbacks.insert(0, keras.callbacks.ProgbarLogger())
         if backup_dir is not None:
             all_callbacks.append(keras.callbacks.BackupAndRestore(
                 backup_dir, delete_checkpoint=True))
@@ -379,12 +475,16 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
         with multi_worker_fit_fixes(model, strategy,
                                     lambda: _first_batch(train, spec,
                                                          batch_size)):
-            fit_channels(model, train_channel, val_channel,
+            fit_channels(model, train_channel, val_channel, transform,
                          epochs=hp["epochs"], callbacks=all_callbacks,
-                         verbose=verbose)
-            history = {k: [log[k] for log in early_stopping.epoch_logs]
-                       for k in (early_stopping.epoch_logs or [{}])[0]}
-            metrics = _final_metrics(model, hp, history, validation, test)
+                         verbose=_fit_verbosity(verbose))
+            history = {k: [log[k] for log in stopper.epoch_logs]
+                       for k in (stopper.epoch_logs or [{}])[0]}
+            metrics = _final_metrics(
+                model, hp, history, validation, test,
+                kept_epoch=stopper.best_epoch if stops else None,
+                objective=objective, transform=transform,
+                batch_size=eval_batch_size)
         if model_dir and chief:
             save_model_atomic(model, os.path.join(model_dir, MODEL_FILE))
             write_json_atomic(os.path.join(model_dir, HYPERPARAMETERS_FILE),
@@ -415,19 +515,25 @@ def _first_batch(path, spec, batch_size):
     return tf.nest.map_structure(lambda t: t.numpy(), batch)
 
 
-def _final_metrics(model, hp, history, validation, test):
-    """Metrics of the kept weights: best epoch if validating, else last."""
-    names = metric_names(hp)
-    losses = history.get("val_loss")
-    best = (min(range(len(losses)), key=losses.__getitem__) if losses
-            else len(history["loss"]) - 1)
+def _final_metrics(model, hp, history, validation, test, kept_epoch=None,
+                   objective="object2vec", transform=None,
+                   batch_size=EVAL_BATCH_SIZE):
+    """Metrics of the kept weights: epoch `kept_epoch`'s (early stopping's
+    best: its last improvement by more than `early_stopping_tolerance`,
+    not always the lowest validation loss), else the last epoch's.
+
+    `best_epoch` is the epoch whose weights were kept."""
+    names = metric_names(hp, objective)
+    best = (len(history["loss"]) - 1 if kept_epoch is None
+            else int(kept_epoch))
     metrics = {"best_epoch": best, "epochs_completed": len(history["loss"])}
     for name in names:
-        metrics[f"train:{name}"] = history[name][best]
+        if name in history:  # a retrieval model ranks in evaluation only
+            metrics[f"train:{name}"] = history[name][best]
     for split, path in (("validation", validation), ("test", test)):
         if path is None:
             continue
-        results = evaluate(model, path)
+        results = evaluate(model, path, batch_size, transform)
         for name in names:
             metrics[f"{split}:{name}"] = results[name]
             if split == "test":

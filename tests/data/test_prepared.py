@@ -129,6 +129,31 @@ def test_bucketing_keeps_batch_lengths_close(write_jsonl, tmp_path):
         assert lengths.max() // 2 == lengths.min() // 2
 
 
+def test_bucketed_batches_stay_aligned_across_windows(write_jsonl,
+                                                      tmp_path):
+    # Windows of 256 records + 256 negatives, batches of 48: the whole
+    # epoch arrives, the batch count is exact, and bucketed batches start
+    # on batch boundaries although no window holds a whole number of them.
+    data = [{"label": 1, "in0": [1] * (1 + i % 8), "in1": [2 + i % 50]}
+            for i in range(1024)]
+    out = str(tmp_path / "p")
+    convert(write_jsonl(data), out, SPEC, block_records=64)
+    ch = PreparedChannel(out, SPEC, batch_size=48, shuffle_buffer=256,
+                         bucket_width=2, negative_sampling_rate=1, seed=0)
+    mixed = batches = records = 0
+    for x, _ in ch.as_dataset():
+        lengths = (x["in0"].numpy() != 0).sum(axis=1)
+        mixed += lengths.max() // 2 != lengths.min() // 2
+        batches += 1
+        records += len(lengths)
+    assert records == ch.epoch_records == 2048
+    assert batches == ch.num_batches == 43
+    # Sorted buckets of 128 rows or so straddle batches of 48 (4 bucket
+    # edges a window) and one batch a window boundary: at most 5 a window.
+    # Cut out of step with the windows, nearly every batch would mix.
+    assert mixed <= 20
+
+
 def test_negative_sampling_adds_rate_negatives_per_positive(prepared):
     source, out = prepared
     data = expected(source)

@@ -68,7 +68,7 @@ def test_bad_arguments_are_named(reuters):
     with pytest.raises(SystemExit):
         reuters.parser().parse_args(["--ensemble", "0"])
     args = reuters.parser().parse_args(["--negatives", "8"])
-    assert args.negatives == 8 and args.ensemble == 3
+    assert args.negatives == 8 and args.ensemble == 5
 
 
 @pytest.mark.slow
@@ -87,3 +87,42 @@ def test_one_model_on_modapte(tmp_path):
     assert figures["train_pairs"] == 6993 * 90  # every (document, topic)
     assert figures["micro_f1"] >= 0.85
     assert figures["svm"]["micro_f1"] >= 0.87
+
+
+def tiny_model(reuters, n_labels=5):
+    from keras_o2v.models import build_object2vec
+    hp = {**reuters.HYPERPARAMETERS, "enc0_vocab_size": "50",
+          "enc1_vocab_size": str(n_labels + 1), "enc_dim": "8",
+          "enc0_token_embedding_dim": "8", "enc1_token_embedding_dim": "8",
+          "mlp_dim": "16"}
+    return build_object2vec(hp)
+
+
+def test_score_all_equals_predict_on_every_pair(reuters):
+    # Encoding each document and topic once, then comparing, gives what
+    # `model.predict` gives on the (document, topic) pairs.
+    model = tiny_model(reuters)
+    rng = np.random.default_rng(0)
+    ids = [list(rng.integers(1, 50, size=n)) for n in (3, 7, 1, 12, 5)]
+    fast = reuters.score_all(model, ids, 5, max_len=10, docs_per_batch=2)
+    slow = reuters.score_pairs(model, ids, 5, max_len=10)
+    assert fast.shape == (5, 5)
+    np.testing.assert_allclose(fast, slow, atol=1e-6)
+    # By hand for one pair: document 3 (cut to 10 tokens), topic 2.
+    p = model.predict({"in0": np.array([ids[3][:10]], np.int32),
+                       "in1": np.array([[3]], np.int32)}, verbose=0)
+    assert fast[3, 2] == pytest.approx(float(p[0, 1]), abs=1e-6)
+
+
+def test_all_topics_trains_the_object2vec_it_wraps(reuters):
+    model = tiny_model(reuters)
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 50, size=(8, 6)).astype(np.int32)
+    y = rng.random((8, 5)) < 0.3
+    trained = reuters.fit_all_topics(
+        {**model.hyperparameters, "epochs": 1, "mini_batch_size": 20},
+        x, y, seed=0, verbose=0)
+    scores = reuters.AllTopics(trained, 5)(x)
+    np.testing.assert_allclose(
+        scores, reuters.score_all(trained, [list(r) for r in x], 5, 6),
+        atol=1e-6)

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from keras import ops
 
 from keras_o2v.layers import MLP
 from keras_o2v.layers import Comparator
@@ -9,6 +10,9 @@ from tests.test_case import run_layer_test
 
 U = np.array([[1.0, 2.0]], "float32")
 V = np.array([[3.0, -1.0]], "float32")
+
+# Also run under JAX and PyTorch (tests/backends).
+pytestmark = pytest.mark.backend_independent
 
 
 @pytest.mark.parametrize("comparators,width", [
@@ -23,10 +27,10 @@ def test_comparator_layer_behaviors(comparators, width):
 
 
 def test_comparator_numerics_follow_the_given_order():
-    out = np.asarray(Comparator("hadamard, concat, abs_diff")(U, V))
+    out = ops.convert_to_numpy(Comparator("hadamard, concat, abs_diff")(U, V))
     # hadamard [3, -2] | concat [1, 2, 3, -1] | abs_diff [2, 3]
     np.testing.assert_allclose(out, [[3, -2, 1, 2, 3, -1, 2, 3]])
-    out = np.asarray(Comparator("abs_diff, hadamard")(U, V))
+    out = ops.convert_to_numpy(Comparator("abs_diff, hadamard")(U, V))
     # abs_diff [2, 3] | hadamard [3, -2]
     np.testing.assert_allclose(out, [[2, 3, 3, -2]])
 
@@ -53,7 +57,7 @@ def test_mlp_layer_behaviors():
 
 def test_mlp_zero_layers_is_identity():
     x = np.random.default_rng(0).normal(size=(2, 5)).astype("float32")
-    np.testing.assert_allclose(np.asarray(MLP(mlp_layers=0)(x)), x)
+    np.testing.assert_allclose(ops.convert_to_numpy(MLP(mlp_layers=0)(x)), x)
 
 
 def test_mlp_relu_numerics():
@@ -62,7 +66,7 @@ def test_mlp_relu_numerics():
     mlp.set_weights([np.array([[1.0, -1.0], [1.0, -1.0]], "float32"),
                      np.zeros(2, "float32")])
     # [1, 2] @ kernel = [3, -3] -> relu -> [3, 0]
-    np.testing.assert_allclose(np.asarray(mlp(U)), [[3.0, 0.0]])
+    np.testing.assert_allclose(ops.convert_to_numpy(mlp(U)), [[3.0, 0.0]])
 
 
 @pytest.mark.parametrize("kwargs,message", [
@@ -82,15 +86,16 @@ def test_token_embedding_mask_and_lookup():
                          np.array([[1, 4, 0]]), (1, 3, 2),
                          expected_num_trainable_weights=1)
     assert out.shape == (1, 3, 2)
-    mask = np.asarray(layer.compute_mask(np.array([[1, 4, 0]])))
+    mask = ops.convert_to_numpy(layer.compute_mask(np.array([[1, 4, 0]])))
     np.testing.assert_array_equal(mask, [[True, True, False]])
 
 
 def test_masked_max_pool_numerics():
     x = np.array([[[1.0, -5.0], [3.0, -7.0], [9.0, 9.0]]], "float32")
     mask = np.array([[True, True, False]])
-    out = np.asarray(MaskedGlobalMaxPooling1D()(x, mask=mask))
+    out = ops.convert_to_numpy(MaskedGlobalMaxPooling1D()(x, mask=mask))
     # the padded step [9, 9] is ignored; max of valid steps per feature
     np.testing.assert_allclose(out, [[3.0, -5.0]])
-    empty = np.asarray(MaskedGlobalMaxPooling1D()(x, mask=~np.ones_like(mask)))
+    empty = ops.convert_to_numpy(
+        MaskedGlobalMaxPooling1D()(x, mask=~np.ones_like(mask)))
     np.testing.assert_allclose(empty, [[0.0, 0.0]])

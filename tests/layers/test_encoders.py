@@ -3,6 +3,7 @@ import os
 import keras
 import numpy as np
 import pytest
+from keras import ops
 
 from keras_o2v.layers import BiLSTMEncoder
 from keras_o2v.layers import HCNNEncoder
@@ -13,82 +14,94 @@ from tests.test_case import run_layer_test
 IDS = np.array([[3, 7, 1, 9, 0], [5, 2, 0, 0, 0]], np.int32)
 BASE = {"vocab_size": 10, "token_embedding_dim": 4, "enc_dim": 6}
 
+# Also run under JAX and PyTorch (tests/backends); the odd-dim variant
+# tests the config only, and a BiLSTM is slow to compile under JAX.
+OTHER_BACKENDS = pytest.mark.backend_independent
+
 ENCODERS = [
-    # (id, class, extra kwargs, trainable weights)
+    # (id, class, extra kwargs, trainable weights, marks)
     # pooled with token dim != enc_dim: embedding + projection kernel/bias
-    ("pooled_projected", PooledEmbeddingEncoder, {}, 3),
-    ("hcnn", HCNNEncoder, {"layers": 2, "cnn_filter_width": 3}, 1 + 2 * 2 + 2),
+    ("pooled_projected", PooledEmbeddingEncoder, {}, 3, OTHER_BACKENDS),
+    ("hcnn", HCNNEncoder, {"layers": 2, "cnn_filter_width": 3}, 1 + 2 * 2 + 2,
+     OTHER_BACKENDS),
     # one layer: its pooled vector is the encoding, no projection
-    ("hcnn_even_width", HCNNEncoder, {"layers": 1, "cnn_filter_width": 2}, 3),
+    ("hcnn_even_width", HCNNEncoder, {"layers": 1, "cnn_filter_width": 2}, 3,
+     OTHER_BACKENDS),
     # per direction: kernel, recurrent kernel, bias; 2 * 3 units = enc_dim
-    ("bilstm", BiLSTMEncoder, {"layers": 2}, 1 + 2 * 6),
+    ("bilstm", BiLSTMEncoder, {"layers": 2}, 1 + 2 * 6, OTHER_BACKENDS),
     # odd enc_dim: 2 * 4 units are projected to 7
-    ("bilstm_odd_dim", BiLSTMEncoder, {"layers": 1, "enc_dim": 7}, 1 + 6 + 2),
+    ("bilstm_odd_dim", BiLSTMEncoder, {"layers": 1, "enc_dim": 7}, 1 + 6 + 2,
+     ()),
 ]
+CASES = [pytest.param(*e[1:4], id=e[0], marks=e[4]) for e in ENCODERS]
 
 
-@pytest.mark.parametrize("cls,extra,n_weights",
-                         [e[1:] for e in ENCODERS], ids=[e[0] for e in ENCODERS])
+@pytest.mark.parametrize("cls,extra,n_weights", CASES)
 def test_layer_behaviors(cls, extra, n_weights):
     kwargs = {**BASE, **extra}
     run_layer_test(cls, kwargs, IDS, (2, kwargs["enc_dim"]),
                    expected_num_trainable_weights=n_weights)
 
 
-@pytest.mark.parametrize("cls,extra,n_weights",
-                         [e[1:] for e in ENCODERS], ids=[e[0] for e in ENCODERS])
+@pytest.mark.parametrize("cls,extra,n_weights", CASES)
 def test_trailing_padding_does_not_change_output(cls, extra, n_weights):
     keras.utils.set_random_seed(1)
     encoder = cls(**{**BASE, **extra})
-    short = np.asarray(encoder(IDS[:, :4]))
+    short = ops.convert_to_numpy(encoder(IDS[:, :4]))
     padded = np.pad(IDS, ((0, 0), (0, 6)))  # 6 more trailing zeros
-    np.testing.assert_allclose(np.asarray(encoder(padded)), short, atol=1e-5)
+    np.testing.assert_allclose(ops.convert_to_numpy(encoder(padded)), short,
+                               atol=1e-5)
     # Each row alone, unpadded, encodes the same as inside the batch.
-    alone = np.asarray(encoder(np.array([[5, 2]], np.int32)))
+    alone = ops.convert_to_numpy(encoder(np.array([[5, 2]], np.int32)))
     np.testing.assert_allclose(alone[0], short[1], atol=1e-5)
 
 
-@pytest.mark.parametrize("cls,extra,n_weights",
-                         [e[1:] for e in ENCODERS], ids=[e[0] for e in ENCODERS])
+@pytest.mark.parametrize("cls,extra,n_weights", CASES)
 def test_all_padding_row_is_finite(cls, extra, n_weights):
     encoder = cls(**{**BASE, **extra})
-    out = np.asarray(encoder(np.array([[0, 0, 0], [4, 0, 0]], np.int32)))
+    out = ops.convert_to_numpy(
+        encoder(np.array([[0, 0, 0], [4, 0, 0]], np.int32)))
     assert np.isfinite(out).all()
 
 
+@OTHER_BACKENDS
 def test_pooled_is_masked_mean_without_projection():
     encoder = PooledEmbeddingEncoder(vocab_size=10, token_embedding_dim=4,
                                      enc_dim=4)
     encoder.build((None, None))
     table = np.arange(40, dtype="float32").reshape(10, 4)
     encoder.token_embedding.set_weights([table])
-    out = np.asarray(encoder(np.array([[3, 5, 0], [0, 0, 0]], np.int32)))
+    out = ops.convert_to_numpy(
+        encoder(np.array([[3, 5, 0], [0, 0, 0]], np.int32)))
     # mean of rows 3 and 5 = row 4; an all-padding row gives zeros, not NaN
     np.testing.assert_allclose(out, [table[4], [0, 0, 0, 0]])
     assert encoder.projection is None
     assert len(encoder.trainable_weights) == 1
 
 
+@OTHER_BACKENDS
 def test_hcnn_single_token_and_max_pool_ignore_padding_values():
     encoder = HCNNEncoder(vocab_size=10, token_embedding_dim=3, enc_dim=4,
                           layers=1)
-    out = np.asarray(encoder(np.array([[7, 0, 0]], np.int32)))
-    alone = np.asarray(encoder(np.array([[7]], np.int32)))
+    out = ops.convert_to_numpy(encoder(np.array([[7, 0, 0]], np.int32)))
+    alone = ops.convert_to_numpy(encoder(np.array([[7]], np.int32)))
     np.testing.assert_allclose(out, alone, atol=1e-6)
 
 
+@OTHER_BACKENDS
 def test_one_layer_hcnn_is_max_pooled_relu_without_projection():
     encoder = HCNNEncoder(vocab_size=10, token_embedding_dim=3, enc_dim=4,
                           layers=1, cnn_filter_width=1)
     ids = np.array([[2, 5, 0]], np.int32)
-    out = np.asarray(encoder(ids))
+    out = ops.convert_to_numpy(encoder(ids))
     assert encoder.projection is None
-    table = np.asarray(encoder.token_embedding.embeddings)
-    kernel, bias = (np.asarray(w) for w in encoder.convs[0].weights)
+    table = ops.convert_to_numpy(encoder.token_embedding.embeddings)
+    kernel, bias = (ops.convert_to_numpy(w) for w in encoder.convs[0].weights)
     per_token = np.maximum(table[[2, 5]] @ kernel[0] + bias, 0)
     np.testing.assert_allclose(out[0], per_token.max(axis=0), atol=1e-6)
 
 
+@OTHER_BACKENDS
 def test_saved_model_round_trip(tmp_path):
     inputs = keras.Input((None,), dtype="int32")
     encoder = HCNNEncoder(**BASE, layers=2)
@@ -101,6 +114,7 @@ def test_saved_model_round_trip(tmp_path):
                                model.predict(IDS, verbose=0), atol=1e-6)
 
 
+@OTHER_BACKENDS
 def test_shared_token_embedding_is_one_variable():
     shared = TokenEmbedding(10, 4)
     a = PooledEmbeddingEncoder(**BASE, token_embedding=shared)
@@ -128,6 +142,7 @@ def test_hcnn_bad_layers():
         HCNNEncoder(**BASE, layers=0)
 
 
+@OTHER_BACKENDS
 def test_embedding_l2_adds_a_lazy_penalty_on_looked_up_rows():
     encoder = PooledEmbeddingEncoder(vocab_size=10, token_embedding_dim=2,
                                      enc_dim=2, embedding_l2=0.5)
@@ -138,4 +153,4 @@ def test_embedding_l2_adds_a_lazy_penalty_on_looked_up_rows():
     # row sums of squares: 1 -> 4+9=13, 3 -> 36+49=85, 2 -> 16+25=41;
     # per example (13+85, 41), mean 69.5, times l2 0.5 = 34.75.
     (penalty,) = encoder.losses
-    np.testing.assert_allclose(float(penalty), 34.75)
+    np.testing.assert_allclose(float(ops.convert_to_numpy(penalty)), 34.75)

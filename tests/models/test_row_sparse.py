@@ -10,6 +10,12 @@ import tensorflow as tf
 import keras_o2v
 from keras_o2v.optimizers import LazyAdam
 
+# Sparse (`tf.IndexedSlices`) gradients exist on TensorFlow only; other
+# backends refuse row_sparse (tests/backends/test_backend_features.py).
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="row_sparse lazy updates need the TensorFlow backend")
+
 SMALL = {"enc0_network": "pooled_embedding", "enc0_vocab_size": 40,
          "enc0_max_seq_len": 3, "enc_dim": 8, "mlp_dim": 8, "mlp_layers": 1,
          "mlp_activation": "relu", "learning_rate": 0.01}

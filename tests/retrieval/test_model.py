@@ -11,6 +11,8 @@ from keras_o2v.retrieval import in_batch_softmax_loss
 from keras_o2v.retrieval import recommend
 from keras_o2v.retrieval import retrieval_dataset
 from keras_o2v.retrieval import sampling_probabilities
+from keras_o2v.retrieval.model import candidate_frequencies
+from keras_o2v.retrieval.model import positive_batches
 
 HP = {"enc0_network": "pooled_embedding", "enc0_vocab_size": "21",
       "enc0_max_seq_len": "1", "enc1_network": "pooled_embedding",
@@ -53,7 +55,6 @@ def test_fit_learns_and_recommends(tmp_path):
         users, items, 32, sampling_probabilities(items), seed=0), epochs=4,
         verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
-    assert "batch_hits_at_10" in history.history
     index = build_index(model, [[i] for i in range(1, 11)],
                         ids=np.arange(1, 11))
     found, _ = recommend(model, index, [[1], [2]], k=2, seen=[[], [5]])
@@ -103,3 +104,55 @@ def test_tied_encoders_give_one_tower(network, tmp_path):
     assert loaded.encoder1 is loaded.encoder0
     np.testing.assert_allclose(np.asarray(loaded({"in0": ids, "in1": ids})),
                                scores, atol=1e-6)
+
+
+@pytest.mark.parametrize("train_metrics", [False, True])
+def test_ranking_metrics_at_epoch_end_unless_asked_per_step(train_metrics):
+    keras.utils.set_random_seed(0)
+    model = build_retrieval_model(HP, temperature=0.1,
+                                  train_metrics=train_metrics)
+    users, items = toy_pairs(256)
+    data = retrieval_dataset(users, items, 32, seed=0)
+    history = model.fit(data, validation_data=retrieval_dataset(
+        users, items, 32, shuffle=False), epochs=2, verbose=0).history
+    assert ("batch_hits_at_10" in history) == train_metrics
+    assert len(history["val_batch_hits_at_10"]) == 2
+    assert 0.5 < history["val_batch_hits_at_10"][-1] <= 1.0
+    # evaluate ranks the same validation batches with the same weights.
+    results = model.evaluate(retrieval_dataset(users, items, 32,
+                                               shuffle=False),
+                             verbose=0, return_dict=True)
+    assert results["batch_hits_at_10"] == pytest.approx(
+        history["val_batch_hits_at_10"][-1])
+
+
+def test_pair_scores_are_the_diagonal_of_the_score_matrix():
+    model = build_retrieval_model(HP, temperature=0.5)
+    users, items = toy_pairs(6)
+    x = {"in0": users, "in1": items}
+    np.testing.assert_allclose(
+        np.asarray(model.pair_scores(x))[:, 0],
+        np.diag(np.asarray(model(x))), atol=1e-6)
+
+
+def test_positive_batches_keep_positives_with_their_probability():
+    import tensorflow as tf
+
+    in0 = np.array([[1], [2], [3], [4], [5], [6]], np.int32)
+    in1 = np.array([[7], [8], [7], [9], [7], [8]], np.int32)
+    labels = np.array([1, 0, 1, 1, 0, 0], np.int32)
+    labelled = tf.data.Dataset.from_tensor_slices(
+        ({"in0": in0, "in1": in1}, labels)).batch(2)
+    frequencies = candidate_frequencies(labelled, 10)
+    # Positives hold in1 7, 7, 9.
+    np.testing.assert_allclose(frequencies[[7, 8, 9]], [2 / 3, 0, 1 / 3],
+                               rtol=1e-6)
+    batches = list(positive_batches(labelled, frequencies))
+    # The last batch has no positive and is dropped.
+    assert [b["in0"].numpy()[:, 0].tolist() for b in batches] == [[1], [3, 4]]
+    np.testing.assert_allclose(batches[1]["sampling_probability"].numpy(),
+                               [2 / 3, 1 / 3], rtol=1e-6)
+    sequences = tf.data.Dataset.from_tensors(
+        ({"in0": in0, "in1": np.ones((6, 3), np.int32)}, labels))
+    with pytest.raises(ValueError, match="`in1` must be one token"):
+        candidate_frequencies(sequences, 10)

@@ -124,27 +124,31 @@ def test_tf_serving_row_and_columnar_match_the_saved_model(
     served = tf.saved_model.load(path).signatures
     in0 = [[6, 17, 606, 0], [774, 14, 21, 206]]  # rows padded by the client
     in1 = [[16, 21, 13], [21, 366, 125]]
-    scores = served["serving_default"](in0=tf.constant(in0),
-                                       in1=tf.constant(in1))["scores"]
-    embeddings = served["embed_in1"](in1=tf.constant(in1))["embeddings"]
+    # int64, as TF Serving's gRPC clients send them by default.
+    scores = served["serving_default"](in0=tf.constant(in0, tf.int64),
+                                       in1=tf.constant(in1, tf.int64))["scores"]
+    embeddings = served["embed_in1"](in1=tf.constant(in1, tf.int64))[
+        "embeddings"]
 
     status, body = post_json(port, PREDICT, {"instances": [
         {"in0": a, "in1": b} for a, b in zip(in0, in1)]})
     assert status == 200 and list(body) == ["predictions"]
     np.testing.assert_allclose(body["predictions"], scores, atol=1e-5)
 
-    status, body = post_json(port, PREDICT, {
-        "signature_name": "serving_default",
-        "inputs": {"in0": in0, "in1": in1}})
-    assert status == 200 and list(body) == ["outputs"]
-    np.testing.assert_allclose(body["outputs"], scores, atol=1e-5)
+    for signature in ("serving_default", "serving_default_int32"):
+        status, body = post_json(port, PREDICT, {
+            "signature_name": signature, "inputs": {"in0": in0, "in1": in1}})
+        assert status == 200 and list(body) == ["outputs"]
+        np.testing.assert_allclose(body["outputs"], scores, atol=1e-5)
 
     for request_body in ({"signature_name": "embed_in1", "instances": in1},
                          {"signature_name": "embed_in1",
                           "instances": [{"in1": x} for x in in1]},
                          {"signature_name": "embed_in1", "inputs": in1},
                          {"signature_name": "embed_in1",
-                          "inputs": {"in1": in1}}):
+                          "inputs": {"in1": in1}},
+                         {"signature_name": "embed_in1_int32",
+                          "instances": in1}):
         status, body = post_json(port, PREDICT, request_body)
         assert status == 200, body
         key = "outputs" if "inputs" in request_body else "predictions"
@@ -154,7 +158,7 @@ def test_tf_serving_row_and_columnar_match_the_saved_model(
     status, body = post_json(port, PREDICT, {
         "signature_name": "embed_in1", "instances": [[16, 21], [21]]})
     np.testing.assert_allclose(body["predictions"], served["embed_in1"](
-        in1=tf.constant([[16, 21], [21, 0]]))["embeddings"], atol=1e-5)
+        in1=np.array([[16, 21], [21, 0]]))["embeddings"], atol=1e-5)
 
 
 GOOD_PAIR = {"in0": [6, 17], "in1": [16]}

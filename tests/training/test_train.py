@@ -2,6 +2,7 @@ import json
 import logging
 import os
 import re
+import socket
 
 import keras
 import numpy as np
@@ -72,6 +73,61 @@ def test_early_stopping_keeps_the_best_epoch(demo):
     assert result.metrics["epochs_completed"] == best + 2  # patience 1
     assert result.metrics["validation:cross_entropy"] == pytest.approx(
         history["val_cross_entropy"][best], rel=1e-4)
+
+
+def test_without_early_stopping_all_epochs_run_and_last_weights_are_kept(
+        demo, caplog, capsys):
+    settings = {"seed": 1, "epochs": 6, "learning_rate": 0.05,
+                "early_stopping_patience": 1, "early_stopping_tolerance": 0.1}
+    stopped = train(demo["train"], demo["hp"], validation=demo["validation"],
+                    verbose=0, **settings)
+    assert stopped.metrics["epochs_completed"] < 6  # these settings stop
+    capsys.readouterr()
+    # What logging.basicConfig(level=logging.INFO) does: INFO at the root.
+    caplog.set_level(logging.INFO)
+    result = train(demo["train"], demo["hp"], validation=demo["validation"],
+                   early_stopping=False, **settings)  # verbose="auto"
+    history, metrics = result.history, result.metrics
+    assert metrics["epochs_completed"] == 6
+    # Validated every epoch: Keras' logs and SageMaker's lines.
+    assert len(history["val_loss"]) == len(history["val_accuracy"]) == 6
+    lines = [QUALITY.search(r.getMessage()) for r in caplog.records]
+    assert [int(m.group(1)) for m in lines if m] == list(range(6))
+    # The last epoch's weights are kept, though an earlier epoch was better.
+    assert min(history["val_loss"]) < history["val_loss"][-1]
+    assert metrics["best_epoch"] == 5
+    assert metrics["train:accuracy"] == history["accuracy"][-1]
+    assert metrics["validation:cross_entropy"] == pytest.approx(
+        history["val_cross_entropy"][-1], rel=1e-4)
+    assert evaluate(result.model, demo["validation"])[
+        "cross_entropy"] == pytest.approx(history["val_cross_entropy"][-1],
+                                          rel=1e-4)
+    # stdout is not a terminal: one plain line per epoch, no progress bar.
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out
+    assert len(re.findall(r"^\d+/\d+ - \d+s - ", out, re.MULTILINE)) == 6
+
+
+def test_train_logs_hyperparameters_and_metrics_through_logging(demo,
+                                                                 caplog):
+    caplog.set_level(logging.INFO)  # as logging.basicConfig(level=INFO)
+    result = train(demo["train"], demo["hp"], test=demo["test"], verbose=0,
+                   epochs=2)
+    records = [r for r in caplog.records if r.name.startswith("keras_o2v")]
+    assert all(r.levelno == logging.INFO for r in records)
+    messages = [r.getMessage() for r in records]
+    assert messages[0] == "Resolved hyperparameters: " + json.dumps(
+        result.hyperparameters, sort_keys=True)
+    assert [m for m in messages if m.startswith("#quality_metric")] == [
+        *(f"#quality_metric: host={socket.gethostname()}, epoch={epoch}, "
+          f"train {name} <{kind}>={result.history[name][epoch]}"
+          for epoch in range(2)
+          for name, kind in (("accuracy", "score"),
+                             ("cross_entropy", "loss"))),
+        *(f"#quality_metric: host={socket.gethostname()}, test {name} "
+          f"<{kind}>={result.metrics['test:' + name]}"
+          for name, kind in (("accuracy", "score"),
+                             ("cross_entropy", "loss")))]
 
 
 def test_regression_metrics(demo, tmp_path, write_jsonl):
