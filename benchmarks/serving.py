@@ -71,14 +71,6 @@ def make_instances(mode, batch, seq_len, vocab, rng):
     return [{"in0": ids(), "in1": ids()} for _ in range(batch)]
 
 
-def padded(instances, field):
-    rows = [x[field] for x in instances]
-    out = np.zeros((len(rows), max(map(len, rows))), np.int32)
-    for i, row in enumerate(rows):
-        out[i, :len(row)] = row
-    return out
-
-
 def run_threads(clients, duration, make_call):
     """Runs `make_call()`'s callable back to back in `clients` threads.
 
@@ -261,8 +253,9 @@ def main(argv=None):
                 instances = make_instances(mode, batch, args.seq_len,
                                            args.vocab, rng)
                 body = orjson.dumps({"instances": instances})
-                tensors = {f: tf.constant(padded(instances, f))
-                           for f in fields}
+                tensors = {f: tf.constant(keras.utils.pad_sequences(
+                    [x[f] for x in instances], padding="post"))
+                    for f in fields}
                 for clients in sorted({1, args.clients}):
                     log(f"{mode} batch={batch} clients={clients}")
                     server_stats = summarize(*run_threads(

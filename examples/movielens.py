@@ -12,10 +12,11 @@ notebook does, then trains:
 Unlike the notebook, which early-stops on ua.test, we hold out a random 5%
 of ua.base as the validation channel, so ua.test stays unseen until the end.
 
-    python examples/movielens.py --data-dir ../shared/data
+    python examples/movielens.py --data-dir ../shared/data [--task regression]
 
-References: SageMaker's notebook reports validation MSE ~0.91 (RMSE ~0.954)
-and accuracy ~0.704; Surprise SVD reaches RMSE 0.951 on ua.test.
+Results and ablations: examples/README.md. Peers: SageMaker's notebook
+reports validation MSE ~0.91 (RMSE ~0.954) and accuracy ~0.704; Surprise SVD
+reaches RMSE 0.951 on ua.test.
 """
 
 import argparse
@@ -26,17 +27,17 @@ import time
 import numpy as np
 
 import keras_o2v
+from keras_o2v.datasets import default_data_dir
+from keras_o2v.datasets import movielens
+from keras_o2v.datasets.movielens import NUM_ITEMS
+from keras_o2v.datasets.movielens import NUM_USERS
 from keras_o2v.training import train
-
-NUM_USERS = 943
-NUM_ITEMS = 1682
 
 # Shared by both tasks: one-token inputs, so pooled_embedding is a plain
 # embedding lookup, and "hadamard, concat" with no MLP is a biased matrix
 # factorisation (w.(u*v) + a.u + b.v + c). `embedding_l2` (a keras_o2v
 # extension) regularises each looked-up row, per example, as MF does; without
-# it the notebook's configuration overfits after 1-2 epochs (ua.test RMSE
-# 0.977 with a held-out validation split).
+# it the notebook's configuration overfits after 1-2 epochs.
 COMMON = {
     "enc0_network": "pooled_embedding",
     "enc0_vocab_size": str(NUM_USERS + 1),
@@ -61,33 +62,11 @@ COMMON = {
 REGRESSION = {**COMMON, "output_layer": "mean_squared_error"}
 # With enc_dim 32 the validation cross-entropy plateaus for ~15 epochs before
 # the user-item interactions start to help, and early stopping (patience <= 5
-# in SageMaker's range) often ends the run there (test accuracy ~0.696);
-# enc_dim 128 leaves the plateau sooner: 0.7064/0.7074/0.7076 for seeds 0-2.
+# in SageMaker's range) often ends the run there; enc_dim 128 leaves the
+# plateau sooner.
 CLASSIFICATION = {**COMMON, "output_layer": "softmax", "num_classes": "2",
                   "enc_dim": "128", "embedding_l2": "0.3",
                   "learning_rate": "0.001", "mini_batch_size": "256"}
-
-
-def default_data_dir():
-    """`../shared/data` from the working directory, else from the repo."""
-    here = os.path.join("..", "shared", "data")
-    if os.path.isdir(here):
-        return here
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                        "..", "shared", "data")
-
-
-def read_ratings(path):
-    """(user, item, rating) int array from a tab-separated ML-100k file."""
-    return np.loadtxt(path, dtype=np.int64, usecols=(0, 1, 2))
-
-
-def write_jsonl(path, ratings, binary):
-    with open(path, "w") as f:
-        for user, item, rating in ratings:
-            label = int(rating > 3) if binary else int(rating)
-            f.write(json.dumps({"label": label, "in0": [int(user)],
-                                "in1": [int(item)]}) + "\n")
 
 
 def split_ratings(data_dir, seed=0, split="ua"):
@@ -96,14 +75,21 @@ def split_ratings(data_dir, seed=0, split="ua"):
     The base file is shuffled; its first 5% is the validation set, the rest
     the train set. `split` names any ML-100k split (`ua`, `u1`, ...).
     """
-    ml = os.path.join(data_dir, "ml-100k")
-    base = read_ratings(os.path.join(ml, f"{split}.base"))
-    test = read_ratings(os.path.join(ml, f"{split}.test"))
+    base, test = movielens.load_ratings(data_dir, split)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(base))  # SageMaker asks for shuffled input
     n_val = len(base) // 20
     return {"train": base[order[n_val:]], "validation": base[order[:n_val]],
             "test": test}
+
+
+def write_jsonl(path, ratings, binary):
+    """One Object2Vec record per rating: user id in `in0`, movie in `in1`."""
+    with open(path, "w") as f:
+        for user, item, rating in ratings:
+            label = int(rating > 3) if binary else int(rating)
+            f.write(json.dumps({"label": label, "in0": [int(user)],
+                                "in1": [int(item)]}) + "\n")
 
 
 def prepare(data_dir, out_dir, binary, seed=0):
@@ -117,10 +103,15 @@ def prepare(data_dir, out_dir, binary, seed=0):
     return paths
 
 
-def run(task, data_dir, work_dir, seed, verbose):
+def run(task, data_dir, work_dir, seed, verbose, overrides=None):
+    """Prepares and trains one task; returns its metrics and seconds.
+
+    `overrides` (a dict) replaces hyperparameters of the task's
+    configuration.
+    """
     binary = task == "classification"
     paths = prepare(data_dir, os.path.join(work_dir, task), binary, seed)
-    hp = CLASSIFICATION if binary else REGRESSION
+    hp = {**(CLASSIFICATION if binary else REGRESSION), **(overrides or {})}
     start = time.perf_counter()
     result = train(paths["train"], hp, validation=paths["validation"],
                    test=paths["test"], seed=seed,
@@ -133,16 +124,23 @@ def run(task, data_dir, work_dir, seed, verbose):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=default_data_dir(),
-                        help="folder holding ml-100k/ (default ../shared/data)")
+                        help="folder holding ml-100k/ (default "
+                             "../shared/data)")
     parser.add_argument("--work-dir", default=os.path.join("runs",
                                                            "movielens"))
     parser.add_argument("--task", choices=("regression", "classification",
                                            "both"), default="both")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[],
+                        metavar="NAME=VALUE",
+                        help="override a hyperparameter (e.g. epochs=1)")
     parser.add_argument("--verbose", type=int, default=2)
     args = parser.parse_args()
-    if not os.path.isdir(os.path.join(args.data_dir, "ml-100k")):
-        parser.error(f"no ml-100k/ under --data-dir {args.data_dir!r}")
+    overrides = dict(item.partition("=")[::2] for item in args.set)
+    try:  # a usage error now, not a traceback later
+        movielens.load_ratings(args.data_dir, "ua")
+    except (FileNotFoundError, ValueError) as e:
+        parser.error(str(e))
     print(f"keras_o2v {keras_o2v.__version__}, data from {args.data_dir}")
 
     summary = {}
@@ -150,7 +148,7 @@ def main():
              else [args.task])
     for task in tasks:
         metrics, seconds = run(task, args.data_dir, args.work_dir, args.seed,
-                               args.verbose)
+                               args.verbose, overrides)
         if task == "regression":
             rmse = metrics["test:root_mean_squared_error"]
             print(f"ua.test RMSE: {rmse:.4f}  (SageMaker notebook ~0.954, "

@@ -22,9 +22,7 @@ the hyperparameters, and prints the `keras-o2v train --objective retrieval`
 and `keras-o2v evaluate-retrieval` commands that train and score it.
 
 Anchors on this protocol: popularity ranking hit@10 0.130; StarSpace's best
-configuration 0.121. Object2Vec's own binary classifier with SageMaker-style
-negatives (in1 of other records) reached 0.016 here, 0.131 with negatives
-uniform over items (see ENVIRONMENT.md).
+configuration 0.121. Results and ablations: examples/README.md.
 """
 
 import argparse
@@ -33,33 +31,38 @@ import json
 import os
 import time
 
+import keras
 import numpy as np
 
-import keras
 import keras_o2v
+from keras_o2v.datasets import default_data_dir
+from keras_o2v.datasets import movielens
+from keras_o2v.datasets.movielens import NUM_ITEMS
+from keras_o2v.datasets.movielens import NUM_USERS
+from keras_o2v.retrieval import EmbeddingIndex
 from keras_o2v.retrieval import build_index
 from keras_o2v.retrieval import build_retrieval_model
 from keras_o2v.retrieval import evaluate_retrieval
 from keras_o2v.retrieval import retrieval_dataset
 from keras_o2v.retrieval import sampling_probabilities
 
-# examples/ is on sys.path when a script in it runs.
-from movielens import COMMON  # noqa: E402
-from movielens import NUM_ITEMS  # noqa: E402
-from movielens import default_data_dir  # noqa: E402
-from movielens import read_ratings  # noqa: E402
-
 # The ids-as-one-token encoders of examples/movielens.py; no comparator or
-# MLP: a retrieval model scores by cosine.
-HYPERPARAMETERS = {name: value for name, value in COMMON.items()
-                   if name.startswith(("enc0_", "enc1_", "optimizer"))}
+# MLP: a retrieval model scores by cosine. The other hyperparameters are
+# flags (`--enc-dim`, `--learning-rate`, ...).
+HYPERPARAMETERS = {
+    "enc0_network": "pooled_embedding",
+    "enc0_vocab_size": str(NUM_USERS + 1),
+    "enc0_max_seq_len": "1",
+    "enc1_network": "pooled_embedding",
+    "enc1_vocab_size": str(NUM_ITEMS + 1),
+    "enc1_max_seq_len": "1",
+    "optimizer": "adam",
+}
 
 
 def load_split(data_dir, split="u1"):
     """Train positives, per-user seen items and per-user test positives."""
-    ml = os.path.join(data_dir, "ml-100k")
-    base = read_ratings(os.path.join(ml, f"{split}.base"))
-    test = read_ratings(os.path.join(ml, f"{split}.test"))
+    base, test = movielens.load_ratings(data_dir, split)
     positives = base[base[:, 2] >= 4]
     seen = collections.defaultdict(set)
     for user, item, _ in base:
@@ -73,7 +76,6 @@ def load_split(data_dir, split="u1"):
 
 def popularity_baseline(positives, seen, targets, k=10):
     """Most-liked movies first: the anchor (hit@10 0.130)."""
-    from keras_o2v.retrieval import EmbeddingIndex
     counts = np.bincount(positives[:, 1], minlength=NUM_ITEMS + 1)[1:]
     # A one-dimensional "embedding" whose dot product ranks by popularity.
     index = EmbeddingIndex(counts[:, None].astype(np.float32),
@@ -165,9 +167,10 @@ def main():
                         help="write the split for keras-o2v, print the "
                         "commands, and exit")
     args = parser.parse_args()
-    if not os.path.isdir(os.path.join(args.data_dir, "ml-100k")):
-        parser.error(f"no ml-100k/ under --data-dir {args.data_dir!r}")
-    positives, seen, targets = load_split(args.data_dir)
+    try:
+        positives, seen, targets = load_split(args.data_dir)
+    except (FileNotFoundError, ValueError) as e:
+        parser.error(str(e))
     if args.write_cli_data:
         print("\n".join(write_cli_data(args.write_cli_data, positives, seen,
                                        targets, args)))

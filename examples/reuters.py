@@ -9,55 +9,53 @@ frequency. (keras_o2v's `negative_sampling_rate` pairs with other records'
 `in1`, fully in proportion to frequency: rare topics would almost never be
 negatives.)
 
-Documents are title + body, the title's tokens once more in front
-(`--title-repeat`), tokenised with `keras_o2v.data.prepare`; the
-`--stop-words` words found in most training documents are dropped and
-all-digit tokens become one `<num>` token; the vocabulary comes from the
-training documents only.
+The steps, as `main` runs them:
 
-A pooled-embedding model with a 2-class softmax output is trained for a
-fixed number of epochs. With `--negatives all` every (document, topic) pair
-is a training pair, so the example trains document by document
-(`AllTopics`): each step encodes its documents once with `encoder0` and the
-90 topics once with `encoder1`, then runs the comparator, MLP and output
-layer on all their pairs, with a binary cross-entropy on the multi-hot
-labels: the pairs' loss, without encoding each document 90 times. With a
-number of negatives the pairs are written to JSON Lines and trained with
-`keras_o2v.training.train`. `mini_batch_size` counts pairs either way (5760
-= 64 documents); the learning rate decays along a cosine (`--lr-decay`).
-10% of the training documents are held out, not for early stopping (their
-loss is lowest after 1-2 epochs, while their F1 still rises) but to choose
-one global probability threshold (best micro-F1 over every (document,
-topic) pair). A document with no topic over the threshold gets its
-best-scored one: every ModApte document has a topic. `--average-epochs K`
-averages each model's probabilities over its last K epochs (a snapshot
-ensemble); `--ensemble N` trains N models (seeds `seed` .. `seed + N - 1`)
-and averages their probabilities before the threshold is chosen.
+1. Documents -> token ids (`make_corpus`, `token_ids`). Title + body, the
+   title's tokens once more in front (`--title-repeat`), tokenised with
+   `keras_o2v.data.prepare`; the `--stop-words` words found in most
+   training documents are dropped and all-digit tokens become one `<num>`
+   token; the vocabulary comes from the training documents only. 10% of
+   the training documents are held out, not for early stopping (their loss
+   is lowest after 1-2 epochs, while their F1 still rises) but to choose
+   one global probability threshold.
+2. Training (`train_ensemble`). A pooled-embedding model with a 2-class
+   softmax output, trained for a fixed number of epochs. With `--negatives
+   all` every (document, topic) pair is a training pair, so it trains
+   document by document (`AllTopics`): each step encodes its documents once
+   with `encoder0` and the 90 topics once with `encoder1`, then runs the
+   comparator, MLP and output layer on all their pairs, with a binary
+   cross-entropy on the multi-hot labels: the pairs' loss, without encoding
+   each document 90 times. With a number of negatives the pairs are written
+   to JSON Lines and trained with `keras_o2v.training.train`.
+   `mini_batch_size` counts pairs either way (5760 = 64 documents); the
+   learning rate decays along a cosine (`--lr-decay`). `--average-epochs K`
+   averages each model's probabilities over its last K epochs (a snapshot
+   ensemble); `--ensemble N` trains N models (seeds `seed` .. `seed + N -
+   1`) and averages their probabilities.
+3. Scoring (`score_all`) also encodes each document and each topic once,
+   then compares every pair (`compare`): the same scores as `model.predict`
+   on the pairs, 10 times faster.
+4. Evaluation (`evaluate`): the threshold with the best micro-F1 over
+   every held-out (document, topic) pair; a document with no topic over it
+   gets its best-scored one (every ModApte document has a topic). Micro-
+   and macro-F1 over the 90 topics on the ModApte test split, for each
+   model and for the ensemble.
 
-Scoring (`score_all`) also encodes each document and each topic once, then
-compares every pair (`compare`); it equals `model.predict` on the pairs
-(`score_pairs`), 10 times faster. Micro- and macro-F1 over the 90 topics
-are reported on the ModApte test split, for each model and for the
-ensemble. `--glove` initialises the token table from GloVe 6B 50d through
-the auxiliary channel.
-
-Anchor: a linear SVM on tf-idf reaches micro-F1 about 0.87 on ModApte-90 in
-the literature (Joachims 1998; Yang & Liu 1999: 0.860). `--svm-anchor` fits
-one (sublinear tf-idf, C and threshold chosen on the held-out documents) on
-these very documents: 0.888.
-
-Measured with the defaults (5 models, 2 shared CPU cores, 10 min with the
-SVM anchor; single models 95-135 s): micro-F1 0.877, macro-F1 0.496;
-single models 0.872 / 0.870 / 0.869 / 0.872 / 0.868. Short of the SVM.
-(Before: every pair through `keras_o2v.training.train` and
-`model.predict`, 3 models in about 60 min: 0.873 / 0.483.)
+`--glove` initialises the token table from GloVe 6B 50d through the
+auxiliary channel. `--svm-anchor` fits the usual anchor, a linear SVM on
+tf-idf, on these very documents (a linear SVM reaches micro-F1 about 0.87
+on ModApte-90 in the literature: Joachims 1998; Yang & Liu 1999: 0.860).
 
     python examples/reuters.py --data-dir ../shared/data
+    python examples/reuters.py --ensemble 1 --set epochs=1   # a quick run
+
+Results and ablations: examples/README.md.
 """
 
 import argparse
 import collections
-import html
+import dataclasses
 import importlib.util
 import json
 import os
@@ -68,15 +66,17 @@ import numpy as np
 import orjson
 
 from keras_o2v.atomic import atomic_path
-from keras_o2v.data.prepare import build_vocab, tokenize, trim_embeddings
+from keras_o2v.data.prepare import build_vocab
+from keras_o2v.data.prepare import tokenize
+from keras_o2v.data.prepare import trim_embeddings
+from keras_o2v.datasets import default_data_dir
+from keras_o2v.datasets import glove_file
+from keras_o2v.datasets import reuters
 from keras_o2v.hyperparameters import resolve_hyperparameters
 from keras_o2v.models.object2vec import make_optimizer
 from keras_o2v.training import train
 from keras_o2v.training.train import build_model
-from movielens import default_data_dir
 
-FOLDER = "reuters21578"
-GLOVE = os.path.join("glove", "glove.6B.50d.top100k.txt")
 SVM_MICRO_F1 = 0.87
 NUM = "<num>"
 GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
@@ -182,14 +182,35 @@ def negatives_arg(value):
     return n
 
 
-def read_docs(path):
-    """Titles, title + body texts and topic lists of a JSONL file."""
-    with open(path, "rb") as f:
-        rows = [orjson.loads(line) for line in f if line.strip()]
-    titles = [html.unescape(r.get("title", "")) for r in rows]
-    texts = [html.unescape(f"{r.get('title', '')}. {r.get('body', '')}")
-             for r in rows]
-    return titles, texts, [r["labels"] for r in rows]
+# === Step 1: documents -> token ids ===
+
+
+@dataclasses.dataclass
+class Corpus:
+    """ModApte-90 as token lists and topic labels, with the held-out split.
+
+    `docs` holds the train documents' token lists, then the test
+    documents'; `fit_idx` and `val_idx` index the train documents the models
+    fit and those that choose the threshold.
+    """
+
+    docs: list
+    words: list
+    y_train: np.ndarray
+    y_test: np.ndarray
+    fit_idx: np.ndarray
+    val_idx: np.ndarray
+    # Token ids, cut to `enc0_max_seq_len` (`token_ids`).
+    ids_train: list = None
+    ids_test: list = None
+
+    @property
+    def n_train(self):
+        return len(self.y_train)
+
+    @property
+    def n_labels(self):
+        return self.y_train.shape[1]
 
 
 def multi_hot(labels, index):
@@ -213,6 +234,54 @@ def doc_tokens(title, text, stop, title_repeat, numbers):
     if numbers:
         tokens = [NUM if w.isdigit() else w for w in tokens]
     return [w for w in tokens if w not in stop]
+
+
+def make_corpus(args, train_docs, test_docs, categories, rng):
+    """Splits off the held-out documents, tokenises and builds the vocab."""
+    index = {c: i for i, c in enumerate(categories)}
+    y_train = multi_hot([d["labels"] for d in train_docs], index)
+    y_test = multi_hot([d["labels"] for d in test_docs], index)
+    # 10% of the training documents choose the threshold.
+    order = rng.permutation(len(train_docs))
+    n_val = len(order) // 10
+    val_idx, fit_idx = order[:n_val], order[n_val:]
+    # Splitting only (no vocabulary): train and test documents alike.
+    every = train_docs + test_docs
+    texts = tokenize([f"{d['title']}. {d['body']}" for d in every])
+    titles = tokenize([d["title"] for d in every])
+    stop = stop_words([texts[i] for i in fit_idx], args.stop_words)
+    docs = [doc_tokens(title, text, stop, args.title_repeat, args.numbers)
+            for title, text in zip(titles, texts)]
+    # The vocabulary: words of the fitting documents only.
+    words = build_vocab([docs[i] for i in fit_idx],
+                        min_frequency=args.min_frequency)
+    return Corpus(docs, words, y_train, y_test, fit_idx, val_idx)
+
+
+def token_ids(corpus, max_len):
+    """Token-id lists (the first `max_len`) of the train and test
+    documents."""
+    word_id = {w: i for i, w in enumerate(corpus.words)}
+    ids = [[word_id.get(w, 1) for w in d][:max_len] for d in corpus.docs]
+    return ids[:corpus.n_train], ids[corpus.n_train:]
+
+
+def hyperparameters(args, corpus):
+    """The example's hyperparameters for this vocab, then `--set`."""
+    hp = {**HYPERPARAMETERS, "enc0_vocab_size": str(len(corpus.words)),
+          "enc1_vocab_size": str(corpus.n_labels + 1)}
+    if args.glove:  # files written by `training_data`
+        hp.update(enc0_vocab_file="vocab.json",
+                  enc0_pretrained_embedding_file="embeddings.txt",
+                  enc0_freeze_pretrained_embedding="False",
+                  enc0_token_embedding_dim="50")
+    for item in args.set:  # last: `--set` overrides the example's values
+        name, _, value = item.partition("=")
+        hp[name] = value
+    return hp
+
+
+# === Step 2: training ===
 
 
 def write_pairs(path, ids, y, negatives, rng):
@@ -245,16 +314,15 @@ def write_pairs(path, ids, y, negatives, rng):
             # Topic ids start at 1: id 0 is padding for the pooled encoder.
             f.write(orjson.dumps({"label": label, "in0": doc,
                                   "in1": [c + 1]}) + b"\n")
-    assert n_labels > 0
     return len(records)
 
 
-def padded(lists, length):
-    out = np.zeros((len(lists), length), np.int32)
-    for i, ids in enumerate(lists):
-        ids = ids[:length] or [1]
-        out[i, :len(ids)] = ids
-    return out
+def pad(id_lists, length):
+    """`(n, length)` int32 ids, cut or padded with 0 at the end; an empty
+    document becomes one `<unk>` (id 1), as in `write_pairs`."""
+    return keras.utils.pad_sequences([ids[:length] or [1] for ids in id_lists],
+                                     maxlen=length, padding="post",
+                                     truncating="post")
 
 
 def encode(encoder, ids, max_len, batch_size=512):
@@ -264,7 +332,7 @@ def encode(encoder, ids, max_len, batch_size=512):
         chunk = ids[start:start + batch_size]
         length = max(1, min(max_len, max(len(d) for d in chunk)))
         out.append(keras.ops.convert_to_numpy(
-            encoder(padded(chunk, length))))
+            encoder(pad(chunk, length))))
     return np.concatenate(out)
 
 
@@ -300,22 +368,6 @@ def score_all(model, ids, n_labels, max_len, docs_per_batch=256):
     for start in range(0, len(ids), docs_per_batch):
         out[start:start + docs_per_batch] = keras.ops.convert_to_numpy(
             compare(model, u[start:start + docs_per_batch], v))
-    return out
-
-
-def score_pairs(model, ids, n_labels, max_len, docs_per_batch=256):
-    """`score_all` the slow way: `model.predict` on every (document, topic)
-    pair, each document encoded once per topic."""
-    topics = np.arange(1, n_labels + 1, dtype=np.int32)
-    out = np.zeros((len(ids), n_labels), np.float32)
-    for start in range(0, len(ids), docs_per_batch):
-        chunk = ids[start:start + docs_per_batch]
-        length = max(1, min(max_len, max(len(d) for d in chunk)))
-        in0 = np.repeat(padded(chunk, length), n_labels, axis=0)
-        in1 = np.tile(topics, len(chunk))[:, None]
-        p = model.predict({"in0": in0, "in1": in1}, batch_size=4096,
-                          verbose=0)
-        out[start:start + len(chunk)] = p[:, 1].reshape(len(chunk), n_labels)
     return out
 
 
@@ -366,6 +418,32 @@ def fit_all_topics(hp, x, y, *, seed, auxiliary=None, callbacks=(),
     return model
 
 
+class ScoreAverage(keras.callbacks.Callback):
+    """Sums `score(model)` after each of the last `k` of `epochs` epochs.
+
+    The held-out F1 wanders by about 0.01 from one epoch to the next; the
+    mean of a few epochs' probabilities (a snapshot ensemble) is steadier.
+    """
+
+    def __init__(self, score, epochs, k):
+        super().__init__()
+        self.score, self.first = score, epochs - k
+        self.total, self.count = None, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch >= self.first:
+            scores = self.score(self.model)
+            self.total = scores if self.total is None else tuple(
+                a + b for a, b in zip(self.total, scores))
+            self.count += 1
+
+    def mean(self):
+        return tuple(a / self.count for a in self.total)
+
+
+# === Step 3: evaluation ===
+
+
 def f1_scores(y, pred):
     tp = (y & pred).sum(0).astype(np.float64)
     fp = (~y & pred).sum(0)
@@ -393,27 +471,12 @@ def best_threshold(y, p, at_least_one):
     return float(GRID[k]), float(scores[k])
 
 
-class ScoreAverage(keras.callbacks.Callback):
-    """Sums `score(model)` after each of the last `k` of `epochs` epochs.
-
-    The held-out F1 wanders by about 0.01 from one epoch to the next; the
-    mean of a few epochs' probabilities (a snapshot ensemble) is steadier.
-    """
-
-    def __init__(self, score, epochs, k):
-        super().__init__()
-        self.score, self.first = score, epochs - k
-        self.total, self.count = None, 0
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch >= self.first:
-            scores = self.score(self.model)
-            self.total = scores if self.total is None else tuple(
-                a + b for a, b in zip(self.total, scores))
-            self.count += 1
-
-    def mean(self):
-        return tuple(a / self.count for a in self.total)
+def evaluate(y_val, p_val, y_test, p_test, at_least_one):
+    """Test micro/macro-F1 at the threshold that is best on validation."""
+    threshold, val_micro = best_threshold(y_val, p_val, at_least_one)
+    micro, macro = f1_scores(y_test, decide(p_test, threshold, at_least_one))
+    return {"micro_f1": round(micro, 4), "macro_f1": round(macro, 4),
+            "threshold": threshold, "validation_micro_f1": round(val_micro, 4)}
 
 
 def svm_anchor(docs, y_fit, y_val, y_test, fit_idx, val_idx, test_idx,
@@ -447,94 +510,49 @@ def svm_anchor(docs, y_fit, y_val, y_test, fit_idx, val_idx, test_idx,
             "C": c, "threshold": float(t)}
 
 
-def evaluate(y_val, p_val, y_test, p_test, at_least_one):
-    """Test micro/macro-F1 at the threshold that is best on validation."""
-    threshold, val_micro = best_threshold(y_val, p_val, at_least_one)
-    micro, macro = f1_scores(y_test, decide(p_test, threshold, at_least_one))
-    return {"micro_f1": round(micro, 4), "macro_f1": round(macro, 4),
-            "threshold": threshold, "validation_micro_f1": round(val_micro, 4)}
+# === The steps, in order ===
 
 
-def main():
-    p = parser()
-    args = p.parse_args()
-    folder = os.path.join(args.data_dir, FOLDER)
-    needed = [os.path.join(folder, f"modapte90_{s}.jsonl")
-              for s in ("train", "test")]
-    needed.append(os.path.join(folder, "modapte90_categories.txt"))
-    if args.glove:
-        needed.append(os.path.join(args.data_dir, GLOVE))
-    missing = [x for x in needed if not os.path.exists(x)]
-    if missing:
-        p.error(f"missing under --data-dir {args.data_dir!r}: {missing}")
-    if args.svm_anchor and importlib.util.find_spec("sklearn") is None:
-        p.error("--svm-anchor needs scikit-learn: pip install scikit-learn")
-    start = time.perf_counter()
-    rng = np.random.default_rng(args.seed)
+def training_data(args, corpus, hp, work, glove, rng):
+    """What the models train on, written under WORK/data.
 
-    with open(needed[2]) as f:
-        categories = [line.strip() for line in f if line.strip()]
-    index = {c: i for i, c in enumerate(categories)}
-    n_labels = len(categories)
-    train_titles, train_texts, train_labels = read_docs(needed[0])
-    test_titles, test_texts, test_labels = read_docs(needed[1])
-    y_all = multi_hot(train_labels, index)
-    y_test = multi_hot(test_labels, index)
-
-    # 10% of the training documents choose the threshold.
-    order = rng.permutation(len(train_texts))
-    n_val = len(order) // 10
-    val_idx, fit_idx = order[:n_val], order[n_val:]
-
-    # Splitting only (no vocabulary): train and test documents alike.
-    n_train = len(train_texts)
-    texts = tokenize(train_texts + test_texts)
-    titles = tokenize(train_titles + test_titles)
-    stop = stop_words([texts[i] for i in fit_idx], args.stop_words)
-    docs = [doc_tokens(title, text, stop, args.title_repeat, args.numbers)
-            for title, text in zip(titles, texts)]
-    # The vocabulary: words of the fitting documents only.
-    words = build_vocab([docs[i] for i in fit_idx],
-                        min_frequency=args.min_frequency)
-    hp = {**HYPERPARAMETERS, "enc0_vocab_size": str(len(words)),
-          "enc1_vocab_size": str(n_labels + 1)}
-    if args.glove:  # files written below, once the work dir exists
-        hp.update(enc0_vocab_file="vocab.json",
-                  enc0_pretrained_embedding_file="embeddings.txt",
-                  enc0_freeze_pretrained_embedding="False",
-                  enc0_token_embedding_dim="50")
-    for item in args.set:  # last: `--set` overrides the example's values
-        name, _, value = item.partition("=")
-        hp[name] = value
-    max_len = int(hp["enc0_max_seq_len"])
-    word_id = {w: i for i, w in enumerate(words)}
-    ids = [[word_id.get(w, 1) for w in d][:max_len] for d in docs]
-    ids_all, ids_test = ids[:n_train], ids[n_train:]
-    ids_val = [ids_all[i] for i in val_idx]
-
-    work = args.work_dir or os.path.join("runs", "reuters")
+    Returns `(x, n_pairs, auxiliary)`: `x` is the padded ids of the fitting
+    documents (`--negatives all`, trained against every topic) or the path
+    of the (document, topic) pairs' JSON Lines; `auxiliary` the folder of
+    `vocab.json` and the GloVe rows with `--glove`, else None.
+    """
     data = os.path.join(work, "data")
     os.makedirs(data, exist_ok=True)
-    train_path = os.path.join(data, "train.jsonl")
+    fit_ids = [corpus.ids_train[i] for i in corpus.fit_idx]
     if args.negatives == "all":  # every pair, batched by document
-        x_fit = padded([ids_all[i] for i in fit_idx], max_len)
-        n_pairs = len(fit_idx) * n_labels
+        x = pad(fit_ids, int(hp["enc0_max_seq_len"]))
+        n_pairs = len(corpus.fit_idx) * corpus.n_labels
     else:
-        n_pairs = write_pairs(train_path, [ids_all[i] for i in fit_idx],
-                              y_all[fit_idx], args.negatives, rng)
+        x = os.path.join(data, "train.jsonl")
+        n_pairs = write_pairs(x, fit_ids, corpus.y_train[corpus.fit_idx],
+                              args.negatives, rng)
     auxiliary = None
-    if args.glove:
+    if glove:
         with open(os.path.join(data, "vocab.json"), "w") as f:
-            json.dump(word_id, f)
-        trim_embeddings(os.path.join(args.data_dir, GLOVE), words,
+            json.dump({w: i for i, w in enumerate(corpus.words)}, f)
+        trim_embeddings(glove, corpus.words,
                         os.path.join(data, "embeddings.txt"))
         auxiliary = data
+    return x, n_pairs, auxiliary
+
+
+def train_ensemble(args, corpus, hp, x, n_pairs, auxiliary, work):
+    """Trains `--ensemble` models on `x` (`training_data`); returns their
+    figures, the mean validation and test probabilities, and the epochs
+    averaged."""
+    ids_val = [corpus.ids_train[i] for i in corpus.val_idx]
+    max_len = int(hp["enc0_max_seq_len"])
+    y_val = corpus.y_train[corpus.val_idx]
 
     def score(model):
-        return (score_all(model, ids_val, n_labels, max_len),
-                score_all(model, ids_test, n_labels, max_len))
+        return (score_all(model, ids_val, corpus.n_labels, max_len),
+                score_all(model, corpus.ids_test, corpus.n_labels, max_len))
 
-    y_val = y_all[val_idx]
     members, p_val, p_test = [], 0.0, 0.0
     for seed in range(args.seed, args.seed + args.ensemble):
         seed_start = time.perf_counter()
@@ -543,54 +561,82 @@ def main():
         average = ScoreAverage(score, int(hp["epochs"]),
                                min(args.average_epochs, int(hp["epochs"])))
         if args.negatives == "all":
-            model = fit_all_topics(hp, x_fit, y_all[fit_idx], seed=seed,
-                                   auxiliary=auxiliary, callbacks=[average],
-                                   verbose=args.verbose,
+            model = fit_all_topics(hp, x, corpus.y_train[corpus.fit_idx],
+                                   seed=seed, auxiliary=auxiliary,
+                                   callbacks=[average], verbose=args.verbose,
                                    lr_decay=args.lr_decay)
         else:
-            model = train(train_path, hp, auxiliary=auxiliary, seed=seed,
+            model = train(x, hp, auxiliary=auxiliary, seed=seed,
                           model_dir=os.path.join(work, f"model_seed{seed}"),
                           shuffle_buffer=n_pairs, verbose=args.verbose,
                           callbacks=[average]).model
         # A resumed run averages the epochs it ran; one resumed after its
         # last epoch has none.
         pv, pt = average.mean() if average.count else score(model)
-        members.append({"seed": seed, **evaluate(y_val, pv, y_test, pt,
-                                                 args.at_least_one),
+        members.append({"seed": seed, **evaluate(y_val, pv, corpus.y_test,
+                                                 pt, args.at_least_one),
                         "seconds": round(time.perf_counter() - seed_start)})
         print(f"seed {seed}: micro-F1 {members[-1]['micro_f1']:.4f} / "
               f"macro-F1 {members[-1]['macro_f1']:.4f}", flush=True)
         p_val, p_test = p_val + pv, p_test + pt
-    p_val, p_test = p_val / args.ensemble, p_test / args.ensemble
+    return (members, p_val / args.ensemble, p_test / args.ensemble,
+            average.count)
+
+
+def main():
+    p = parser()
+    args = p.parse_args()
+    try:
+        train_docs, test_docs, categories = reuters.load_data(args.data_dir)
+        glove = glove_file(args.data_dir) if args.glove else None
+    except FileNotFoundError as e:
+        p.error(str(e))
+    if args.svm_anchor and importlib.util.find_spec("sklearn") is None:
+        p.error("--svm-anchor needs scikit-learn: pip install scikit-learn")
+    start = time.perf_counter()
+    rng = np.random.default_rng(args.seed)
+    work = args.work_dir or os.path.join("runs", "reuters")
+
+    corpus = make_corpus(args, train_docs, test_docs, categories, rng)
+    hp = hyperparameters(args, corpus)
+    corpus.ids_train, corpus.ids_test = token_ids(
+        corpus, int(hp["enc0_max_seq_len"]))
+    x, n_pairs, auxiliary = training_data(args, corpus, hp, work, glove, rng)
+    members, p_val, p_test, averaged = train_ensemble(
+        args, corpus, hp, x, n_pairs, auxiliary, work)
+    y_val = corpus.y_train[corpus.val_idx]
     with atomic_path(os.path.join(work, "scores.npz"), suffix=".npz") as tmp:
         np.savez_compressed(tmp, validation=p_val, test=p_test,
-                            y_validation=y_val, y_test=y_test)
+                            y_validation=y_val, y_test=corpus.y_test)
 
     svm = None
     if args.svm_anchor:
-        svm = svm_anchor(docs, y_all[fit_idx], y_val, y_test, fit_idx,
-                         val_idx, range(n_train, len(docs)),
+        svm = svm_anchor(corpus.docs, corpus.y_train[corpus.fit_idx], y_val,
+                         corpus.y_test, corpus.fit_idx, corpus.val_idx,
+                         range(corpus.n_train, len(corpus.docs)),
                          args.at_least_one)
         print(f"linear SVM on the same documents: micro-F1 "
               f"{svm['micro_f1']:.4f} / macro-F1 {svm['macro_f1']:.4f}")
     figures = {
-        "test_documents": len(ids_test), "categories": n_labels,
-        **evaluate(y_val, p_val, y_test, p_test, args.at_least_one),
-        "ensemble": args.ensemble, "average_epochs": average.count,
+        "test_documents": len(corpus.ids_test),
+        "categories": corpus.n_labels,
+        **evaluate(y_val, p_val, corpus.y_test, p_test, args.at_least_one),
+        "ensemble": args.ensemble, "average_epochs": averaged,
         "members": members,
         "svm_micro_f1_anchor": SVM_MICRO_F1, "svm": svm,
         "train_pairs": n_pairs,
-        "vocab_size": len(words), "negatives": args.negatives,
+        "vocab_size": len(corpus.words), "negatives": args.negatives,
         "stop_words": args.stop_words, "title_repeat": args.title_repeat,
         "numbers": args.numbers,
         "at_least_one": args.at_least_one, "glove": args.glove,
         "seconds": round(time.perf_counter() - start, 1)}
-    print(f"ModApte-90 test (n={len(ids_test)} documents, {n_labels} topics,"
-          f" {args.ensemble} model(s), threshold {figures['threshold']:.2f} "
-          f"from validation micro-F1 {figures['validation_micro_f1']:.4f}): "
-          f"micro-F1 {figures['micro_f1']:.4f} / macro-F1 "
-          f"{figures['macro_f1']:.4f}  (linear SVM micro-F1 ~{SVM_MICRO_F1};"
-          f" goal >= 0.87)  {figures['seconds']:.0f} s")
+    print(f"ModApte-90 test (n={len(corpus.ids_test)} documents, "
+          f"{corpus.n_labels} topics, {args.ensemble} model(s), threshold "
+          f"{figures['threshold']:.2f} from validation micro-F1 "
+          f"{figures['validation_micro_f1']:.4f}): micro-F1 "
+          f"{figures['micro_f1']:.4f} / macro-F1 {figures['macro_f1']:.4f}  "
+          f"(linear SVM micro-F1 ~{SVM_MICRO_F1}; goal >= 0.87)  "
+          f"{figures['seconds']:.0f} s")
     print(json.dumps({"example": "reuters", **figures}))
 
 

@@ -15,33 +15,21 @@ import os
 
 import numpy as np
 
+from keras_o2v.datasets import default_data_dir
+from keras_o2v.datasets import movielens
 from keras_o2v.retrieval import EmbeddingIndex
 from keras_o2v.visualization import export_projector
 from keras_o2v.visualization import plot_embeddings
 
-# examples/ is on sys.path when a script in it runs.
-from movielens import default_data_dir  # noqa: E402
-
 TITLES = ("Star Wars (1977)", "Toy Story (1995)", "Fargo (1996)",
           "Godfather, The (1972)", "Scream (1996)", "Sense and Sensibility "
           "(1995)")
-GENRES = ("unknown", "Action", "Adventure", "Animation", "Children's",
-          "Comedy", "Crime", "Documentary", "Drama", "Fantasy", "Film-Noir",
-          "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
-          "War", "Western")
 
 
 def read_movies(data_dir):
-    """{movie id: (title, first genre)} from u.item (latin-1)."""
-    movies = {}
-    with open(os.path.join(data_dir, "ml-100k", "u.item"),
-              encoding="latin-1") as f:
-        for line in f:
-            fields = line.rstrip("\n").split("|")
-            flags = [int(x) for x in fields[5:24]]
-            genre = GENRES[flags.index(1)] if 1 in flags else "unknown"
-            movies[int(fields[0])] = (fields[1], genre)
-    return movies
+    """{movie id: (title, first genre)}; the map colours by first genre."""
+    return {movie: (row["title"], (row["genres"] or ["unknown"])[0])
+            for movie, row in movielens.load_movies(data_dir).items()}
 
 
 def main():
@@ -59,7 +47,11 @@ def main():
         parser.error(f"no {index_path}: run examples/movielens_implicit.py "
                      "first (same --work-dir)")
     index = EmbeddingIndex.load(index_path)
-    movies = read_movies(args.data_dir)
+    try:
+        movies = read_movies(args.data_dir)
+        base, _ = movielens.load_ratings(args.data_dir, "u1")
+    except (FileNotFoundError, ValueError) as e:
+        parser.error(str(e))
     by_title = {title: movie for movie, (title, _) in movies.items()}
     for title in TITLES:
         found, scores = index.similar([by_title[title]], k=args.k)
@@ -67,9 +59,8 @@ def main():
                                for m, s in zip(found[0], scores[0]))
         print(f"{title}: {neighbours}")
 
-    base = np.loadtxt(os.path.join(args.data_dir, "ml-100k", "u1.base"),
-                      dtype=np.int64, usecols=(1,))
-    counts = np.bincount(base, minlength=max(movies) + 1)
+    # Train ratings per movie (u1.base, the split the model was trained on).
+    counts = np.bincount(base[:, 1], minlength=max(movies) + 1)
     keep = [m for m in index.ids.tolist() if counts[m] >= args.min_ratings]
     vectors = index.vectors_of(keep)
     png = os.path.join(args.work_dir, "movies.png")

@@ -19,58 +19,171 @@ stopping on sts-dev), then reports on sts-test Pearson and Spearman of
     pairs scored >= 4. The pair model's cosine (b) is a by-product of a
     comparator that never computes a cosine; this one is trained for it.
 
-The model: frozen GloVe, one encoder for both sentences
-(`tied_encoder_weights`, a keras_o2v extension: SageMaker keeps two towers),
-an `hcnn` of one layer of width 1 (a per-token ReLU layer of `enc_dim` 300,
-max-pooled over the sentence: InferSent's max pooling, without a recurrent
-layer), and InferSent's features (u*v, |u-v|). Measured on sts-test pair
-score Pearson, seed 0: mean pooling (regression on the 0-5 score) 0.62;
-this encoder as two towers 0.48, as one tower 0.65 with a projection after
-the pooling and 0.70 without; 0.72 with the 6-class softmax.
-
-Baseline: InferSent (trained on SNLI, GloVe 840B 300d) reaches STS-B test
-Pearson 75.8 (`../shared/data/README.md`).
-
     python examples/stsb.py --data-dir ../shared/data
+
+`--set NAME=VALUE` overrides a hyperparameter (`--set epochs=1` for a quick
+run). Results and ablations: examples/README.md. Baseline: InferSent
+(trained on SNLI, GloVe 840B 300d) reaches STS-B test Pearson 75.8.
 """
 
+import argparse
 import json
 import os
 import time
 
 import keras
 import numpy as np
-import text_pairs
 
+import keras_o2v
+from keras_o2v.data.prepare import prepare
 from keras_o2v.data.prepare import to_ids
+from keras_o2v.datasets import default_data_dir
+from keras_o2v.datasets import glove_file
+from keras_o2v.datasets import text_pairs
 from keras_o2v.retrieval import build_retrieval_model
 from keras_o2v.retrieval import retrieval_dataset
+from keras_o2v.training import train
 from keras_o2v.training.pretrained import load_pretrained_embeddings
 
+# The pair model. Frozen GloVe 50d (`vocab.json` and `embeddings.txt` of the
+# auxiliary channel), one table for both sides. One encoder for both
+# sentences (`tied_encoder_weights`, a keras_o2v extension: SageMaker keeps
+# two towers): an `hcnn` of one layer of width 1, i.e. a per-token ReLU
+# layer of `enc_dim` 300 max-pooled over the sentence (InferSent's max
+# pooling, without a recurrent layer). InferSent's features (u*v, |u-v|),
+# then a softmax over the 6 rounded scores 0..5.
 HYPERPARAMETERS = {
-    **text_pairs.BASE,
-    **text_pairs.SIAMESE_HCNN,
+    "enc0_network": "hcnn",
+    "enc0_max_seq_len": "64",
+    "enc0_token_embedding_dim": "50",
+    "enc0_vocab_file": "vocab.json",
+    "enc0_pretrained_embedding_file": "embeddings.txt",
+    "enc0_freeze_pretrained_embedding": "True",
+    "tied_token_embedding_weight": "True",
+    "enc_dim": "300",
+    "comparator_list": "hadamard, abs_diff",
+    "mlp_layers": "1",
+    "mlp_dim": "128",
+    "mlp_activation": "relu",
+    "optimizer": "adam",
+    "learning_rate": "0.001",
+    "mini_batch_size": "32",
+    "epochs": "30",
+    "early_stopping_patience": "3",
+    "early_stopping_tolerance": "0.001",
+    "enc0_layers": "1",
+    "enc0_cnn_filter_width": "1",
+    "tied_encoder_weights": "True",
     "output_layer": "softmax",
     "num_classes": "6",
 }
 CLASSES = np.arange(6)
-
-
 INFERSENT_PEARSON = 0.758
-# Entailment pairs (premise, hypothesis) for the embedding model: SNLI dev and
-# test and MultiNLI dev-matched, the only NLI data here.
-NLI = (("snli/snli_1.0_dev_gold.jsonl", "sentence1", "sentence2",
-        "gold_label"),
-       ("snli/snli_1.0_test_gold.jsonl", "sentence1", "sentence2",
-        "gold_label"),
-       ("multinli/multinli_1.0_dev_matched_gold.jsonl", "premise",
-        "hypothesis", "label"))
 PARAPHRASE_SCORE = 4.0  # sts-train pairs this similar are positives too
+
+
+def parser():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data-dir", default=default_data_dir(),
+                   help="folder of the shared data sets (default "
+                        "../shared/data)")
+    p.add_argument("--work-dir", default=None,
+                   help="outputs: prepared data in WORK_DIR/data, the model "
+                        "in WORK_DIR/model (default runs/stsb)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", default=[],
+                   metavar="NAME=VALUE", help="override a hyperparameter")
+    p.add_argument("--verbose", type=int, default=2)
+    p.add_argument("--embedding-epochs", type=int, default=6,
+                   help="epochs of the cosine embedding model (c); 0 "
+                        "skips it (default 6)")
+    return p
+
+
+# === Metrics ===
+
+
+def rankdata(x):
+    """Ranks with ties averaged (as scipy.stats.rankdata)."""
+    x = np.asarray(x)
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(1, len(x) + 1)
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    return (np.bincount(inverse, weights=ranks) / counts)[inverse]
+
+
+def pearson(a, b):
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def spearman(a, b):
+    return pearson(rankdata(a), rankdata(b))
+
+
+def sentence_cosine(model, rows):
+    """Cosine of each row's `in0` and `in1` embeddings, both by encoder 0."""
+    u = keras_o2v.embed(model, [r["in0"] for r in rows], "in0")
+    v = keras_o2v.embed(model, [r["in1"] for r in rows], "in0")
+    return np.sum(u * v, 1) / (np.linalg.norm(u, axis=1)
+                               * np.linalg.norm(v, axis=1) + 1e-12)
+
+
+# === Step 1: prepare the data ===
+
+
+def prepare_stsb(data_dir, data):
+    """STS-B as JSON Lines, `vocab.json` and GloVe rows in `data`.
+
+    The prepared splits keep the gold scores; the model trains on classes
+    (`write_classes`). Returns the vocab size.
+    """
+    sts = text_pairs.stsb(data_dir)
+    summary = prepare(
+        sts.paths["train"], data, sts.text0, sts.text1, sts.label,
+        validation=sts.paths["dev"], test=sts.paths["test"],
+        embeddings=glove_file(data_dir), delimiter=sts.delimiter,
+        extend_with_embeddings=True)
+    return summary["vocab_size"]
 
 
 def to_class(score):
     """The nearest class, halves rounded up (2.5 -> 3)."""
     return int(score + 0.5)
+
+
+def write_classes(path):
+    """Writes `SPLIT.classes.jsonl` beside `path`, labels `to_class`-ed."""
+    out_path = path[:-len(".jsonl")] + ".classes.jsonl"
+    with open(path) as f, open(out_path, "w") as out:
+        for line in f:
+            row = json.loads(line)
+            out.write(json.dumps({**row, "label": to_class(row["label"])})
+                      + "\n")
+    return out_path
+
+
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
+# === Step 2: the pair model ===
+
+
+def train_pair_model(args, data, vocab_size, model_dir):
+    """Trains on the class-labelled splits; returns `train`'s result."""
+    hp = {**HYPERPARAMETERS, "enc0_vocab_size": str(vocab_size),
+          "enc1_vocab_size": str(vocab_size)}
+    hp.update(item.partition("=")[::2] for item in args.set)
+    paths = {split: write_classes(os.path.join(data, f"{split}.jsonl"))
+             for split in ("train", "validation", "test")}
+    return train(paths["train"], hp, validation=paths["validation"],
+                 test=paths["test"], auxiliary=data, seed=args.seed,
+                 model_dir=model_dir, verbose=args.verbose)
+
+
+# === Step 3: an embedding model trained for the cosine ===
 
 
 def positive_pairs(data_dir, prepared, words, max_len):
@@ -80,22 +193,15 @@ def positive_pairs(data_dir, prepared, words, max_len):
     `PARAPHRASE_SCORE`, each in both orders (the loss ranks `in1` for `in0`
     only).
     """
-    first, second = [], []
-    for path, text0, text1, label in NLI:
-        with open(os.path.join(data_dir, path)) as f:
-            for line in f:
-                row = json.loads(line)
-                if row[label] == "entailment":
-                    first.append(row[text0])
-                    second.append(row[text1])
-    in0, in1 = to_ids(first, words), to_ids(second, words)
-    with open(os.path.join(prepared, "train.jsonl")) as f:
-        for line in f:
-            row = json.loads(line)
-            if row["label"] >= PARAPHRASE_SCORE:
-                in0.append(row["in0"])
-                in1.append(row["in1"])
-    pad = [text_pairs.padded([ids[:max_len] or [1] for ids in side])
+    premises, hypotheses = text_pairs.entailment_pairs(data_dir)
+    in0, in1 = to_ids(premises, words), to_ids(hypotheses, words)
+    for row in read_jsonl(os.path.join(prepared, "train.jsonl")):
+        if row["label"] >= PARAPHRASE_SCORE:
+            in0.append(row["in0"])
+            in1.append(row["in1"])
+    # An empty sentence becomes one <unk> (id 1): pooling needs a token.
+    pad = [keras.utils.pad_sequences([ids[:max_len] or [1] for ids in side],
+                                     padding="post")
            for side in (in0 + in1, in1 + in0)]
     return pad[0], pad[1]
 
@@ -123,45 +229,49 @@ def train_embedding_model(args, prepared, epochs):
 
 
 def main():
-    parser = text_pairs.parser(__doc__.split("\n")[0])
-    parser.add_argument("--embedding-epochs", type=int, default=6,
-                        help="epochs of the cosine embedding model (c); 0 "
-                             "skips it (default 6)")
-    args = parser.parse_args()
-    files = {"train": "stsb/sts-train.csv", "validation": "stsb/sts-dev.csv",
-             "test": "stsb/sts-test.csv"}
-    nli = [path for path, *_ in NLI] if args.embedding_epochs else []
-    text_pairs.check_data(parser, args, *files.values(), *nli)
-    # Tab-separated, no header: sentences in fields 5 and 6, score in 4.
-    figures, gold, out = text_pairs.run(args, files, (5, 6, 4),
-                                        HYPERPARAMETERS, delimiter="\t",
-                                        task="stsb", to_class=to_class)
-    scores = out["predictions"] @ CLASSES
-    figures.update(
-        pair_score_pearson=text_pairs.pearson(scores, gold),
-        pair_score_spearman=text_pairs.spearman(scores, gold),
-        embedding_cosine_pearson=text_pairs.pearson(out["cosine"], gold),
-        embedding_cosine_spearman=text_pairs.spearman(out["cosine"], gold))
+    p = parser()
+    args = p.parse_args()
+    try:  # every file, before minutes of work
+        text_pairs.stsb(args.data_dir)
+        glove_file(args.data_dir)
+        if args.embedding_epochs:
+            text_pairs.snli(args.data_dir)
+            text_pairs.multinli(args.data_dir)
+    except FileNotFoundError as e:
+        p.error(str(e))
+    start = time.perf_counter()
+    work = args.work_dir or os.path.join("runs", "stsb")
+    data = os.path.join(work, "data")
+
+    vocab_size = prepare_stsb(args.data_dir, data)
+    result = train_pair_model(args, data, vocab_size,
+                              os.path.join(work, "model"))
+    test = read_jsonl(os.path.join(data, "test.jsonl"))  # gold scores
+    gold = np.array([r["label"] for r in test], np.float64)
+    scores = keras_o2v.predict(result.model, test) @ CLASSES
+    cosine = sentence_cosine(result.model, test)
+    figures = {
+        "test_pairs": len(test), "best_epoch": result.metrics["best_epoch"],
+        "seconds": round(time.perf_counter() - start, 1),
+        "pair_score_pearson": pearson(scores, gold),
+        "pair_score_spearman": spearman(scores, gold),
+        "embedding_cosine_pearson": pearson(cosine, gold),
+        "embedding_cosine_spearman": spearman(cosine, gold)}
     print(f"sts-test (n={len(gold)}): pair score Pearson "
           f"{figures['pair_score_pearson']:.4f} / Spearman "
           f"{figures['pair_score_spearman']:.4f}; embedding cosine Pearson "
           f"{figures['embedding_cosine_pearson']:.4f} / Spearman "
           f"{figures['embedding_cosine_spearman']:.4f}  (InferSent Pearson "
           f"{INFERSENT_PEARSON}; goal >= 0.70)  {figures['seconds']:.0f} s")
+
     if args.embedding_epochs:
         start = time.perf_counter()
-        prepared = os.path.join(text_pairs.work_dir(args, "stsb"), "data")
-        model, pairs = train_embedding_model(args, prepared,
+        model, pairs = train_embedding_model(args, data,
                                              args.embedding_epochs)
-        with open(os.path.join(prepared, "test.jsonl")) as f:
-            rows = [json.loads(line) for line in f]
-        cosine = text_pairs.cosine_rows(
-            model.encoder0(text_pairs.padded([r["in0"] for r in rows])),
-            model.encoder0(text_pairs.padded([r["in1"] for r in rows])))
+        cosine = sentence_cosine(model, test)
         figures.update(
-            embedding_model_cosine_pearson=text_pairs.pearson(cosine, gold),
-            embedding_model_cosine_spearman=text_pairs.spearman(cosine,
-                                                                 gold),
+            embedding_model_cosine_pearson=pearson(cosine, gold),
+            embedding_model_cosine_spearman=spearman(cosine, gold),
             embedding_model_pairs=pairs,
             embedding_model_seconds=round(time.perf_counter() - start, 1))
         print(f"sts-test: cosine of the embedding model (in-batch softmax "
@@ -169,7 +279,6 @@ def main():
               f"{figures['embedding_model_cosine_pearson']:.4f} / Spearman "
               f"{figures['embedding_model_cosine_spearman']:.4f}  "
               f"{figures['embedding_model_seconds']:.0f} s")
-    figures.pop("metrics")
     print(json.dumps({"example": "stsb", **figures}))
 
 

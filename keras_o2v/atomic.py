@@ -6,6 +6,7 @@ all write through it.
 
 import contextlib
 import ctypes
+import json
 import os
 import shutil
 import uuid
@@ -103,3 +104,25 @@ def atomic_path(path, suffix="", replace=True):
                 raise FileExistsError(path) from e
     finally:
         _remove(tmp)
+
+
+def write_json_atomic(path, obj):
+    """Writes `obj` as JSON to `path` via a temporary file and a rename."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def write_jsonl_atomic(path, rows):
+    """Writes one JSON object per line to `path`, atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        f.writelines(json.dumps(row) + "\n" for row in rows)
+
+
+def save_model_atomic(model, path):
+    """`model.save(path)` via a temporary `.keras` file and a rename."""
+    with atomic_path(path, suffix=".keras") as tmp:  # Keras needs this suffix
+        model.save(tmp)

@@ -12,8 +12,9 @@ implicit:
   enc0's `encX_*` values (not its weights), and the resolved dict names the
   concrete network. An `enc1_*` value that the user set explicitly and that
   this copy would override raises a `ValueError` instead of being dropped.
-* `encX_layers="auto"` becomes 4 for `hcnn`, 1 for `bilstm`; `pooled_embedding`
-  has no layers (resolved to 1, unused).
+* `encX_layers="auto"` becomes the network's own count (`ENCODERS`): 4 for
+  `hcnn`, 1 for `bilstm`; `pooled_embedding` has no layers (resolved to 1,
+  unused).
 * `embedding_l2` (a keras_o2v extension, default 0) adds a lazy L2 penalty
   on the token vectors each batch looks up (see `TokenEmbedding`): the
   per-example regularisation of matrix factorisation, which decoupled
@@ -37,10 +38,18 @@ implicit:
   linear projection to `enc_dim` (never a silent override).
 
 Resolving a resolved dict returns it unchanged.
+
+The valid `encX_network` values come from the encoder registry, `ENCODERS`
+(see `register_encoder`): each entry names the layer, the `encX_*` settings
+it reads and what `"auto"` means for it. The model factory and the tuning
+space read the same entries, so a new encoder is a layer plus one
+`register_encoder` call.
 """
 
 import dataclasses
 import difflib
+import importlib
+import json
 import logging
 import math
 import re
@@ -48,11 +57,9 @@ import re
 logger = logging.getLogger(__name__)
 
 COMPARATORS = ("hadamard", "concat", "abs_diff")
-ENCODER_NETWORKS = ("hcnn", "bilstm", "pooled_embedding")
 OPTIMIZERS = ("adadelta", "adagrad", "adam", "sgd", "rmsprop")
 OUTPUT_LAYERS = ("softmax", "mean_squared_error")
 MLP_ACTIVATIONS = ("tanh", "relu", "linear")
-AUTO_LAYERS = {"hcnn": 4, "bilstm": 1, "pooled_embedding": 1}
 # Set in AWS notebooks; they tune MXNet's kvstore and mean nothing here.
 IGNORED_HYPERPARAMETERS = ("_kvstore", "_num_gpus", "_num_kv_servers")
 
@@ -120,8 +127,9 @@ def _encoder_specs(prefix, network_choices, network_default):
 SPECS = {
     spec.name: spec
     for spec in [
-        *_encoder_specs("enc0", ENCODER_NETWORKS, "hcnn"),
-        *_encoder_specs("enc1", ("enc0",) + ENCODER_NETWORKS, "enc0"),
+        # The network choices are the registered encoders (set below).
+        *_encoder_specs("enc0", (), "hcnn"),
+        *_encoder_specs("enc1", ("enc0",), "enc0"),
         Spec("bucket_width", "int", 0, 0, 100),
         Spec("comparator_list", "comparators", list(COMPARATORS)),
         Spec("dropout", "float", 0.0, 0.0, 1.0),
@@ -161,6 +169,148 @@ ENCODER_FIELDS = (
     "vocab_file",
     "vocab_size",
 )
+
+# === Encoder registry ===
+
+# The `encX_*` settings that only some networks read (the others, sizes and
+# vocabulary files, go to every encoder).
+ENCODER_KNOBS = ("layers", "cnn_filter_width")
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderEntry:
+    """One `encX_network` value: its layer and the settings it reads.
+
+    Attributes:
+        name: str. The `encX_network` value.
+        layer: the layer class, or its import path `"package.module.Class"`
+            (the built-in entries use paths, so that this module needs no
+            Keras).
+        knobs: dict. `encX_*` setting (from `ENCODER_KNOBS`) -> the layer's
+            constructor argument that receives it.
+        auto_layers: int. What `encX_layers="auto"` resolves to.
+        token_dim_is_enc_dim: bool. The encoder pools token vectors into the
+            encoding, so an unset `encX_token_embedding_dim` is `enc_dim`
+            (SageMaker's rule for `pooled_embedding`) and is not tuned.
+    """
+
+    name: str
+    layer: object
+    knobs: dict
+    auto_layers: int = 1
+    token_dim_is_enc_dim: bool = False
+
+    def layer_class(self):
+        """The layer class (imported on first use for a path)."""
+        if not isinstance(self.layer, str):
+            return self.layer
+        module, _, name = self.layer.rpartition(".")
+        return getattr(importlib.import_module(module), name)
+
+    @property
+    def tunable_settings(self):
+        """The `encX_*` settings a search may tune for this network."""
+        own_token_dim = () if self.token_dim_is_enc_dim else (
+            "token_embedding_dim",)
+        return (*self.knobs, *own_token_dim)
+
+
+# network name -> EncoderEntry, in registration order. Read by
+# `resolve_hyperparameters`, `keras_o2v.models` (which layer to build and
+# with which arguments) and `keras_o2v.tuning.space` (which knobs to tune).
+ENCODERS = {}
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def register_encoder(name, layer, *, knobs=None, auto_layers=1,
+                     token_dim_is_enc_dim=False):
+    """Makes `name` a valid `enc0_network`/`enc1_network` value.
+
+    The layer is built with the arguments of
+    `keras_o2v.layers.encoders.base.Encoder` (`vocab_size`,
+    `token_embedding_dim`, `enc_dim`, `embedding_l2`, `token_embedding`,
+    `freezable_rows`, `name`) plus one argument per knob. See
+    `keras_o2v.layers.Encoder` for a worked example.
+
+    Args:
+        name: str. The network name, lowercase letters, digits and `_`.
+        layer: the layer class (or its import path `"module.Class"`).
+        knobs: optional dict. `encX_*` setting -> constructor argument, for
+            the settings in `ENCODER_KNOBS` that the layer reads, e.g.
+            `{"layers": "num_layers"}`. Defaults to none.
+        auto_layers: int in [1, 4]. What `encX_layers="auto"` resolves to.
+            Defaults to 1.
+        token_dim_is_enc_dim: bool. An unset `encX_token_embedding_dim`
+            is `enc_dim` (for encoders that pool token vectors). Defaults to
+            False.
+
+    Returns:
+        The `EncoderEntry`.
+
+    Raises:
+        ValueError: for a name already registered or not a valid name, an
+            unknown knob, or `auto_layers` out of range.
+    """
+    if not isinstance(name, str) or not _NAME_RE.match(name) or (
+            name == "enc0"):
+        raise ValueError(
+            "`name` must be lowercase letters, digits and '_', starting with "
+            f"a letter, and not 'enc0'. Received: name={name!r}")
+    if name in ENCODERS:
+        raise ValueError(
+            f"`name` must not be a registered network ({list(ENCODERS)}); "
+            f"call `unregister_encoder` first to replace one. Received: "
+            f"name={name!r}")
+    knobs = dict(knobs or {})
+    unknown = sorted(set(knobs) - set(ENCODER_KNOBS))
+    if unknown:
+        raise ValueError(f"`knobs` must name settings in {list(ENCODER_KNOBS)}"
+                         f". Received: knobs={knobs!r}")
+    layers = SPECS["enc0_layers"]
+    if (isinstance(auto_layers, bool) or not isinstance(auto_layers, int)
+            or not layers.low <= auto_layers <= layers.high):
+        raise ValueError(
+            f"`auto_layers` must be an integer in [{layers.low}, "
+            f"{layers.high}]. Received: auto_layers={auto_layers!r}")
+    entry = EncoderEntry(name, layer, knobs, auto_layers,
+                         bool(token_dim_is_enc_dim))
+    ENCODERS[name] = entry
+    _set_network_choices()
+    return entry
+
+
+def unregister_encoder(name):
+    """Removes a network added with `register_encoder`."""
+    if name not in ENCODERS:
+        raise ValueError(f"`name` must be a registered network "
+                         f"({list(ENCODERS)}). Received: name={name!r}")
+    del ENCODERS[name]
+    _set_network_choices()
+
+
+def _set_network_choices():
+    for prefix, extra in (("enc0", ()), ("enc1", ("enc0",))):
+        name = f"{prefix}_network"
+        SPECS[name] = dataclasses.replace(
+            SPECS[name], choices=(*extra, *ENCODERS))
+
+
+# The built-in networks; SageMaker's order.
+register_encoder(
+    "hcnn", "keras_o2v.layers.encoders.hcnn.HCNNEncoder",
+    knobs={"layers": "num_layers", "cnn_filter_width": "cnn_filter_width"},
+    auto_layers=4)
+register_encoder("bilstm", "keras_o2v.layers.encoders.bilstm.BiLSTMEncoder",
+                 knobs={"layers": "num_layers"}, auto_layers=1)
+register_encoder(
+    "pooled_embedding",
+    "keras_o2v.layers.encoders.pooled_embedding.PooledEmbeddingEncoder",
+    token_dim_is_enc_dim=True)
+
+
+def _token_dim_is_enc_dim(network):
+    entry = ENCODERS.get(network)
+    return entry is not None and entry.token_dim_is_enc_dim
 
 
 def defaults():
@@ -260,6 +410,39 @@ def parse_value(name, value):
     return parse_comparator_list(value, name)
 
 
+def read_hyperparameters(path):
+    """The hyperparameter map of a JSON file (`{}` for `path=None`).
+
+    The file holds one JSON object, e.g. SageMaker's string-to-string map
+    `{"enc_dim": "64"}`; `resolve_hyperparameters` checks the values.
+    """
+    if path is None:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            hp = json.load(f)
+    except (OSError, ValueError) as e:  # UnicodeDecodeError: a binary file
+        raise ValueError(f"Cannot read hyperparameters from {path!r}: {e}. "
+                         "It must be a UTF-8 JSON object, e.g. "
+                         "{\"enc_dim\": \"64\"}.") from None
+    if not isinstance(hp, dict):
+        raise ValueError(f"{path!r} must hold a JSON object of "
+                         "hyperparameters, e.g. {\"enc_dim\": \"64\"}.")
+    return hp
+
+
+def parse_overrides(items, flag="--set"):
+    """`["name=value", ...]` (a command line's) -> `{"name": "value"}`."""
+    overrides = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"`{flag}` must look like name=value. "
+                             f"Received: {flag} {item!r}")
+        overrides[name.strip()] = value
+    return overrides
+
+
 def resolve_hyperparameters(hyperparameters=None, **kwargs):
     """Validates hyperparameters and returns the resolved, explicit dict.
 
@@ -321,7 +504,7 @@ def _drop_implicit_token_dims(given):
     networks["enc1"] = networks["enc0"] if enc1 == "enc0" else enc1
     for prefix, network in networks.items():
         name = f"{prefix}_token_embedding_dim"
-        if (network == "pooled_embedding" and name in given
+        if (_token_dim_is_enc_dim(network) and name in given
                 and str(given[name]).strip()
                 == str(given.get("enc_dim", SPECS["enc_dim"].default)).strip()):
             del given[name]
@@ -336,7 +519,7 @@ def _resolve_enc1(resolved, explicit):
                     f"`{name1}={explicit[name1]!r}` conflicts with "
                     f"`enc1_network='enc0'`, which copies every enc0 setting "
                     f"(`{name0}={resolved[name0]!r}`). Set `enc1_network` to "
-                    f"one of {list(ENCODER_NETWORKS)} to configure enc1 on its "
+                    f"one of {list(ENCODERS)} to configure enc1 on its "
                     f"own, or remove `{name1}`."
                 )
             resolved[name1] = resolved[name0]
@@ -359,15 +542,16 @@ def _resolve_enc1(resolved, explicit):
 
 def _resolve_encoder(resolved, explicit, prefix):
     network = resolved[f"{prefix}_network"]
+    entry = ENCODERS[network]
     layers_name = f"{prefix}_layers"
     if resolved[layers_name] == "auto":
-        resolved[layers_name] = AUTO_LAYERS[network]
-    elif (network == "pooled_embedding" and layers_name in explicit
-            and explicit[layers_name] != AUTO_LAYERS[network]):
-        logger.warning("`%s` is ignored: pooled_embedding has no layers.",
-                       layers_name)
+        resolved[layers_name] = entry.auto_layers
+    elif ("layers" not in entry.knobs and layers_name in explicit
+            and explicit[layers_name] != entry.auto_layers):
+        logger.warning("`%s` is ignored: %s has no layers.", layers_name,
+                       network)
     dim_name = f"{prefix}_token_embedding_dim"
-    if network == "pooled_embedding" and dim_name not in explicit:
+    if entry.token_dim_is_enc_dim and dim_name not in explicit:
         # SageMaker's rule: a pooled encoder's token dim is enc_dim.
         resolved[dim_name] = resolved["enc_dim"]
 

@@ -6,8 +6,11 @@ them with matplotlib (the `viz` extra), optionally coloured by a category
 and with a few points labelled. `export_projector` writes what TensorBoard's
 Embedding Projector (or projector.tensorflow.org) reads: `vectors.tsv`,
 `metadata.tsv` and `projector_config.pbtxt`; it needs nothing installed.
+`visualize_files` does both from files: instances embedded by a model, or
+what `keras-o2v embed` wrote, with labels and colours from JSON fields.
 
-A leaf module: numpy and the atomic writer only.
+Importing it loads numpy and the atomic writer only (the CLI reads
+`METHODS` for its `--help`); `visualize_files` loads the rest when called.
 """
 
 import os
@@ -299,3 +302,162 @@ def export_projector(vectors, log_dir, metadata=None, tensor_name="embedding"):
     with atomic_path(paths["config"]) as tmp, open(tmp, "w") as f:
         f.write("\n".join(config) + "\n")
     return paths
+
+
+def _cell(value):
+    # Lists (several genres) become one category/label; null an empty one.
+    if isinstance(value, list):
+        return "|".join(map(str, value))
+    return "" if value is None else value
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def read_embeddings(path):
+    """`(rows, line numbers, float32 vectors)` of `{"embeddings": [...]}`
+    lines, as `keras-o2v embed` writes them."""
+    from keras_o2v.data.jsonl import column
+    from keras_o2v.data.jsonl import read_jsonl
+
+    rows, lines = read_jsonl(path, with_line_numbers=True)
+    values = column(rows, "embeddings", path, lines,
+                    hint="as `keras-o2v embed` writes")
+    width = len(values[0]) if values and isinstance(values[0], list) else 0
+    for vector, line in zip(values, lines):
+        if not (isinstance(vector, list) and vector and len(vector) == width
+                and all(map(_is_number, vector))):
+            raise ValueError(
+                f"{path}:{line}: field `embeddings` must be a non-empty list "
+                f"of numbers, as long as the first line's ({width}). "
+                f"Received: {vector!r:.80}")
+    return (rows, lines,
+            np.asarray(values, np.float32).reshape(len(values), width))
+
+
+def visualize_files(output=None, projector_dir=None, *, model=None,
+                    instances=None, embeddings=None, channel=None,
+                    labels_field=None, color_field=None, method="pca",
+                    max_points=None, max_labels=40, title=None, seed=0):
+    """A PNG map and/or projector files of embeddings read from files.
+
+    The vectors are `instances` embedded by `model`, or read from
+    `embeddings`; labels and colours are fields of `instances` (else of
+    `embeddings`' lines). Every argument is checked before any embedding.
+
+    Args:
+        output: optional `.png` path of the map (`plot_embeddings`).
+        projector_dir: optional directory of projector files
+            (`export_projector`). At least one of the two is needed.
+        model: a trained model that embeds `instances`, or a function
+            that returns one: it is called after every argument and file
+            check, so a mistake is reported before a slow load.
+        instances: JSON Lines of `{"in0": [...]}` or `{"in1": [...]}` plus
+            label fields; with `embeddings`, only the labels (one line per
+            vector).
+        embeddings: JSON Lines of `{"embeddings": [...]}`, instead of
+            `model`.
+        channel: `"in0"` or `"in1"`: the encoder and the field it reads
+            (default: the field on the first line).
+        labels_field, color_field: optional field names; lists become
+            `a|b` categories; numbers colour on a scale.
+        method, title, max_labels, seed: see `plot_embeddings`; `seed`
+            also draws the `max_points` sample.
+        max_points: optional int >= 2: a random sample of that many.
+
+    Returns:
+        dict: `points` (how many were drawn), `map` (the PNG path or
+        None), `projector` (dict of written paths or None).
+    """
+    from keras_o2v.data.jsonl import column
+    from keras_o2v.data.jsonl import read_jsonl
+
+    if not (output or projector_dir):
+        raise ValueError("`output` (a PNG map) or `projector_dir` "
+                         "(TensorBoard projector files) must be given.")
+    if embeddings is None and (instances is None or model is None):
+        raise ValueError("`model` and `instances` (to embed) must be given, "
+                         "or `embeddings` (what `keras-o2v embed` writes).")
+    if embeddings is not None and model is not None:
+        raise ValueError("`model` must not be given with `embeddings`: the "
+                         "vectors are already computed.")
+    if max_points is not None and max_points < 2:
+        raise ValueError(f"`max_points` must be at least 2. Received: "
+                         f"max_points={max_points}")
+    if max_labels < 0:
+        raise ValueError(f"`max_labels` must be 0 or more. Received: "
+                         f"max_labels={max_labels}")
+    if output:
+        check_method(method)  # before minutes of embedding
+
+    # `path` holds the rows that give labels: `instances`, else `embeddings`.
+    path = instances
+    rows, lines = (read_jsonl(path, with_line_numbers=True) if path
+                   else (None, None))
+    if embeddings is not None:
+        embedded_rows, embedded_lines, vectors = read_embeddings(embeddings)
+        if rows is not None and len(rows) != len(vectors):
+            raise ValueError(
+                f"{path} holds {len(rows)} instances but {embeddings} holds "
+                f"{len(vectors)} embeddings; `keras-o2v embed` writes one "
+                f"per input line, in order.")
+        if rows is None:
+            rows, lines, path = embedded_rows, embedded_lines, embeddings
+    if len(rows) < 2:
+        raise ValueError(f"{path} must hold at least 2 instances to draw a "
+                         f"map. Received: {len(rows)}")
+    labels = colors = None
+    if labels_field:
+        labels = [str(_cell(v)) for v in column(rows, labels_field, path,
+                                                lines, "labels_field")]
+    if color_field:
+        colors = [_cell(v) for v in column(rows, color_field, path, lines,
+                                           "color_field")]
+        if not all(map(_is_number, colors)):
+            colors = [str(c) for c in colors]  # categories, not a scale
+    if embeddings is None:
+        if channel is None:
+            channel = ("in1" if "in1" in rows[0] and "in0" not in rows[0]
+                       else "in0")
+        column(rows, channel, path, lines, "channel")
+
+    keep = np.arange(len(rows))
+    if max_points is not None and len(rows) > max_points:
+        keep = np.sort(np.random.default_rng(seed).choice(
+            len(rows), max_points, replace=False))
+    if embeddings is not None:
+        vectors = vectors[keep]
+    else:
+        from keras_o2v.inference import embed
+        from keras_o2v.instances import input_specs
+        from keras_o2v.instances import to_arrays
+
+        if callable(model) and not hasattr(model, "hyperparameters"):
+            model = model()
+        picked = [{channel: rows[i][channel]} for i in keep]
+        # Checked here so that an error names the file line.
+        to_arrays(picked, {channel: input_specs(model.hyperparameters)[
+            channel]}, locate=lambda i: f"{path}:{lines[keep[i]]}")
+        vectors = embed(model, picked, channel=channel)
+    if labels is not None:
+        labels = [labels[i] for i in keep]
+    if colors is not None:
+        colors = [colors[i] for i in keep]
+
+    written = {"points": len(vectors), "map": None, "projector": None}
+    if output:
+        plot_embeddings(vectors, output, labels=labels, colors=colors,
+                        method=method, title=title, max_labels=max_labels,
+                        seed=seed, colors_title=color_field)
+        written["map"] = output
+    if projector_dir:
+        metadata = {}
+        for field, values in ((labels_field, labels), (color_field, colors)):
+            if values is not None:
+                metadata.setdefault(field, values)
+        if len(metadata) == 1:  # one column: no header row
+            metadata = next(iter(metadata.values()))
+        written["projector"] = export_projector(vectors, projector_dir,
+                                                metadata=metadata or None)
+    return written

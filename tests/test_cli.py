@@ -54,6 +54,38 @@ def test_every_option_and_subcommand_has_help():
                     f"`keras-o2v {' '.join(path)}`: {name} has no help")
 
 
+def test_choices_are_the_library_constants():
+    from keras_o2v import instances
+    from keras_o2v import visualization
+    from keras_o2v.batch_predict import ACCEPT
+    from keras_o2v.retrieval import index
+    from keras_o2v.retrieval import losses
+    from keras_o2v.training import distribution
+    from keras_o2v.training import retrieval
+
+    library = {"channel": instances.CHANNELS,
+               "distribution": distribution.DISTRIBUTIONS,
+               "objective": retrieval.OBJECTIVES,
+               "similarity": losses.SIMILARITIES,
+               "index_metric": index.METRICS,
+               "accept": ACCEPT,
+               "method": visualization.METHODS}
+    try:
+        from keras_o2v.tuning import search
+        library.update(tuner=search.TUNERS,
+                       tune_objective=tuple(search.OBJECTIVES))
+    except ImportError:  # keras-tuner is optional
+        pass
+    assert {k: tuple(v) for k, v in library.items()} == {
+        k: cli.CHOICES[k] for k in library}
+    # Every choice list of the parser is one of them.
+    lists = {tuple(action.choices) for _, parser in parsers()
+             for action in parser._actions
+             if action.choices and not isinstance(
+                 action, argparse._SubParsersAction)}
+    assert lists - {(0, 1, 2)} <= set(cli.CHOICES.values())
+
+
 def test_help_imports_neither_keras_nor_a_backend():
     # Every subcommand's --help, in one process: help is instant only if
     # nothing on the way imports Keras or TensorFlow.
@@ -94,9 +126,9 @@ def test_help_imports_neither_keras_nor_a_backend():
 def test_dropping_lines_filters_file_descriptor_2():
     script = textwrap.dedent(r"""
         import os, sys
-        from keras_o2v.cli import _BACKEND_LOG_LINE, _dropping_lines
+        from keras_o2v.backend_logs import BACKEND_LOG_LINE, dropping_lines
         tf_line = b"I0000 00:00:1796239651.639467    3811 port.cc:153] x\n"
-        with _dropping_lines(_BACKEND_LOG_LINE):
+        with dropping_lines(BACKEND_LOG_LINE):
             os.write(2, b"WARNING: All log messages before "
                         b"absl::InitializeLog() is called are written to "
                         b"STDERR\n")
@@ -106,7 +138,7 @@ def test_dropping_lines_filters_file_descriptor_2():
             print("a Python line", file=sys.stderr)
             os.write(2, b"F0000 00:00:1.5 1 logging.cc:9] fatal: kept\n")
         os.write(2, tf_line)  # the filter ends with the block
-        with _dropping_lines(_BACKEND_LOG_LINE):
+        with dropping_lines(BACKEND_LOG_LINE):
             os.write(2, b"last words\n")
             os._exit(3)  # dies inside: no Python clean-up runs
     """)
@@ -122,7 +154,7 @@ def test_dropping_lines_filters_file_descriptor_2():
 def test_backend_logs_flag_leaves_tensorflow_logging_alone(tmp_path,
                                                            monkeypatch):
     calls = []
-    monkeypatch.setattr(cli, "_quiet_backend_logs",
+    monkeypatch.setattr(cli.backend_logs, "quiet_backend_logs",
                         lambda: calls.append("quiet"))
     assert cli.main(["demo-data", str(tmp_path / "a"), "--num-train",
                      "50"]) == 0

@@ -237,3 +237,16 @@ def test_pooled_token_dim_may_follow_an_enc_dim_above_1000():
     with pytest.raises(ValueError, match="`enc0_token_embedding_dim` must be"):
         resolve_hyperparameters(REQUIRED, enc0_network="pooled_embedding",
                                 enc_dim=1024, enc0_token_embedding_dim=1001)
+
+
+def test_layers_of_a_network_without_layers_is_ignored_with_a_warning(caplog):
+    with caplog.at_level("WARNING", logger="keras_o2v.hyperparameters"):
+        hp = resolve_hyperparameters(REQUIRED, enc0_network="pooled_embedding",
+                                     enc0_layers=3)
+    assert hp["enc0_layers"] == 3
+    assert "`enc0_layers` is ignored: pooled_embedding has no layers" in (
+        caplog.text)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="keras_o2v.hyperparameters"):
+        resolve_hyperparameters(REQUIRED, enc0_network="bilstm", enc0_layers=3)
+    assert "ignored" not in caplog.text

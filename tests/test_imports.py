@@ -28,7 +28,11 @@ FORBIDDEN = {
                    "inference", "cli", "tuning"} | _SERVING,
     "models": {"data", "training", "inference", "cli", "tuning"} | _SERVING,
     "data": {"layers", "models", "training", "inference", "cli",
-             "tuning"} | _SERVING,
+             "tuning", "datasets"} | _SERVING,
+    # Loaders of the examples' data sets sit on data (and its leaves).
+    "datasets": {"hyperparameters", "layers", "models", "training",
+                 "inference", "retrieval", "visualization", "cli",
+                 "tuning"} | _SERVING,
     "inference": {"training", "cli", "tuning", "serving", "batch_predict"},
     "training": {"inference", "cli", "tuning"} | _SERVING,
     # Tuning sits on training (and models, layers, data).
@@ -41,8 +45,12 @@ FORBIDDEN = {
     "batch_predict": {"training", "inference", "cli", "tuning"},
     # Retrieval sits on models and inference; nothing below imports it.
     "retrieval": {"training", "cli", "tuning", "serving", "batch_predict"},
-    "visualization": {"layers", "models", "data", "training", "inference",
-                      "retrieval", "cli", "tuning"} | _SERVING,
+    # Plots from vectors; `visualize_files` embeds through inference.
+    "visualization": {"layers", "models", "training", "retrieval", "cli",
+                      "tuning", "export", "serving", "batch_predict"},
+    "backend_logs": {"hyperparameters", "layers", "models", "data",
+                     "training", "inference", "cli", "tuning",
+                     "visualization", "retrieval"} | _SERVING,
 }
 
 

@@ -25,6 +25,7 @@ import argparse
 import glob
 import hashlib
 import json
+import logging
 import os
 import sys
 import time
@@ -32,7 +33,7 @@ import time
 import numpy as np
 
 from keras_o2v.training import train
-from keras_o2v.training.artifacts import write_json_atomic
+from keras_o2v.atomic import write_json_atomic
 from keras_o2v.tuning import run_search
 
 from example_configs import load_example  # tuning/example_configs.py
@@ -237,4 +238,6 @@ def main(argv=None):
         "best_hyperparameters": result.best_hyperparameters}))
 
 if __name__ == "__main__":
+    # The search's progress and leaderboard are log messages.
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     sys.exit(main())

@@ -21,6 +21,7 @@ configuration's figures are cached in the work directory.
 import argparse
 import hashlib
 import json
+import logging
 import os
 import sys
 import time
@@ -30,7 +31,7 @@ import numpy as np
 
 from keras_o2v.inference import predict
 from keras_o2v.training import train
-from keras_o2v.training.artifacts import write_json_atomic
+from keras_o2v.atomic import write_json_atomic
 from keras_o2v.tuning import run_search
 
 from example_configs import load_example  # tuning/example_configs.py
@@ -144,4 +145,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    # The search's progress and leaderboard are log messages.
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     sys.exit(main())

@@ -143,6 +143,59 @@ def read_line_chunks(path, chunk_lines=DEFAULT_CHUNK_LINES):
             first += len(lines)
 
 
+def read_jsonl(path, with_line_numbers=False):
+    """Every non-blank line of a JSON Lines file (`.gz` too) as a dict.
+
+    For small files of free-form objects (queries, instances to embed or
+    index, label rows); training records go through `read_records`.
+
+    Args:
+        path: str. The file.
+        with_line_numbers: bool. Also return each row's 1-based file line
+            (blank lines counted), so that a later check can name it.
+
+    Returns:
+        list of dicts, or `(rows, line_numbers)` with `with_line_numbers`.
+
+    Raises:
+        ValueError: naming the line, if one is not a JSON object.
+    """
+    rows, numbers = [], []
+    with open_data_file(path) as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = orjson.loads(line)
+            except orjson.JSONDecodeError as e:
+                raise ValueError(f"{path}:{number}: not JSON ({e})") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"{path}:{number}: expected a JSON object, "
+                                 f"got {type(row).__name__}")
+            rows.append(row)
+            numbers.append(number)
+    return (rows, numbers) if with_line_numbers else rows
+
+
+def column(rows, field, path, line_numbers, hint=""):
+    """`row[field]` of every row; a missing one names its file line.
+
+    Args:
+        rows, line_numbers: what `read_jsonl(path, with_line_numbers=True)`
+            returns.
+        field: str. The field every row must hold.
+        path: str. The file, for the error.
+        hint: str. Where the field name came from, e.g. "--labels-field".
+    """
+    for row, number in zip(rows, line_numbers):
+        if field not in row:
+            hint_text = f" ({hint})" if hint else ""
+            raise ValueError(
+                f"{path}:{number}: field `{field}`{hint_text} missing; every "
+                f"line must hold it. Keys on that line: {sorted(row)}")
+    return [row[field] for row in rows]
+
+
 def _where(path, lineno, field=None):
     where = path if lineno is None else f"{path}, line {lineno}"
     return f"{where}, field `{field}`" if field else where

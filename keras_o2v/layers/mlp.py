@@ -12,7 +12,9 @@ _MAX_LAYERS = 10
 class MLP(keras.layers.Layer):
     """`mlp_layers` Dense layers of `mlp_dim` units, each followed by dropout.
 
-    With `mlp_layers=0` the layer is the identity.
+    It sits between the `Comparator` and the output layer of `Object2Vec`.
+    With `mlp_layers=0` the layer is the identity. Dropout is active only in
+    training.
 
     Args:
         mlp_layers: int in [0, 10]. Defaults to 2.
@@ -20,6 +22,18 @@ class MLP(keras.layers.Layer):
         mlp_activation: `"tanh"`, `"relu"` or `"linear"`. Defaults to
             `"linear"`.
         dropout: float in [0, 1). Dropout rate after each layer. Defaults to 0.
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Input shape: `(batch, features)`. Output shape: `(batch, mlp_dim)`, or
+    the input shape for `mlp_layers=0`.
+
+    Example:
+
+    ```python
+    mlp = keras_o2v.layers.MLP(mlp_layers=2, mlp_dim=16,
+                               mlp_activation="relu", dropout=0.1)
+    mlp(np.ones((4, 32))).shape  # (4, 16)
+    ```
     """
 
     def __init__(self, mlp_layers=2, mlp_dim=512, mlp_activation="linear",

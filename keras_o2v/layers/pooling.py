@@ -18,8 +18,23 @@ class MaskedGlobalAveragePooling1D(keras.layers.Layer):
     Keras' own masked mean divides by the raw mask count (NaN on an empty
     row); here the count is clamped to 1.
 
+    Masking: the mask comes from the previous layer (e.g. `TokenEmbedding`)
+    or the `mask` call argument; without one every step counts. The output
+    has no time axis, so no mask.
+
+    Args:
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
     Input shape: `(batch, steps, features)` plus a `(batch, steps)` mask.
     Output shape: `(batch, features)`.
+
+    Example:
+
+    ```python
+    pool = keras_o2v.layers.MaskedGlobalAveragePooling1D()
+    x = np.array([[[1., 2.], [3., 4.], [9., 9.]]])
+    pool(x, mask=np.array([[True, True, False]]))  # [[2., 3.]]
+    ```
     """
 
     def __init__(self, **kwargs):
@@ -47,8 +62,23 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
     `keras.layers.GlobalMaxPooling1D` rejects masks, so padded steps are
     filled with the dtype's lowest value before the max.
 
+    Masking: the mask comes from the previous layer (e.g. `TokenEmbedding`)
+    or the `mask` call argument; without one every step counts. The output
+    has no time axis, so no mask.
+
+    Args:
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
     Input shape: `(batch, steps, features)` plus a `(batch, steps)` mask.
     Output shape: `(batch, features)`.
+
+    Example:
+
+    ```python
+    pool = keras_o2v.layers.MaskedGlobalMaxPooling1D()
+    x = np.array([[[1., -5.], [3., -7.], [9., 9.]]])
+    pool(x, mask=np.array([[True, True, False]]))  # [[3., -5.]]
+    ```
     """
 
     def __init__(self, **kwargs):

@@ -3,8 +3,8 @@
 import keras
 
 from keras_o2v.api_export import register
+from keras_o2v.hyperparameters import ENCODERS
 from keras_o2v.hyperparameters import resolve_hyperparameters
-from keras_o2v.layers import ENCODERS
 from keras_o2v.layers import MLP
 from keras_o2v.layers import Comparator
 from keras_o2v.optimizers import LAZY_OPTIMIZERS
@@ -17,27 +17,42 @@ _OPTIMIZERS = {
     "adadelta": keras.optimizers.Adadelta,
 }
 
+# SageMaker's metric names for each `output_layer`, and their Keras metrics:
+# what the model reports and training logs as `#quality_metric`.
+SAGEMAKER_METRICS = {
+    "softmax": {
+        "accuracy": keras.metrics.SparseCategoricalAccuracy,
+        "cross_entropy": keras.metrics.SparseCategoricalCrossentropy,
+    },
+    "mean_squared_error": {
+        "mean_squared_error": keras.metrics.MeanSquaredError,
+        "root_mean_squared_error": keras.metrics.RootMeanSquaredError,
+        "mean_absolute_error": keras.metrics.MeanAbsoluteError,
+    },
+}
+
 
 def make_encoder(hp, prefix, name, token_embedding=None):
-    """Builds the encoder that `hp` (resolved) describes for `prefix`."""
-    network = hp[f"{prefix}_network"]
-    kwargs = {
-        "vocab_size": hp[f"{prefix}_vocab_size"],
-        "token_embedding_dim": hp[f"{prefix}_token_embedding_dim"],
-        "enc_dim": hp["enc_dim"],
-        "embedding_l2": hp["embedding_l2"],
-        "token_embedding": token_embedding,
+    """Builds the encoder that `hp` (resolved) describes for `prefix`.
+
+    The registry entry of `hp["<prefix>_network"]` (`ENCODERS`) gives the
+    layer class and which `<prefix>_*` settings it takes as which argument.
+    """
+    entry = ENCODERS[hp[f"{prefix}_network"]]
+    knobs = {argument: hp[f"{prefix}_{setting}"]
+             for setting, argument in entry.knobs.items()}
+    return entry.layer_class()(
+        vocab_size=hp[f"{prefix}_vocab_size"],
+        token_embedding_dim=hp[f"{prefix}_token_embedding_dim"],
+        enc_dim=hp["enc_dim"],
+        embedding_l2=hp["embedding_l2"],
+        token_embedding=token_embedding,
         # Frozen pretrained vectors freeze only the rows found in the file.
-        "freezable_rows": bool(hp[f"{prefix}_pretrained_embedding_file"]
-                               and hp[f"{prefix}_freeze_pretrained_embedding"]),
-        "name": name,
-    }
-    if network == "hcnn":
-        kwargs["layers"] = hp[f"{prefix}_layers"]
-        kwargs["cnn_filter_width"] = hp[f"{prefix}_cnn_filter_width"]
-    elif network == "bilstm":
-        kwargs["layers"] = hp[f"{prefix}_layers"]
-    return ENCODERS[network](**kwargs)
+        freezable_rows=bool(hp[f"{prefix}_pretrained_embedding_file"]
+                            and hp[f"{prefix}_freeze_pretrained_embedding"]),
+        name=name,
+        **knobs,
+    )
 
 
 def make_encoders(hp):
@@ -182,19 +197,11 @@ def make_optimizer(hp):
 def compile_object2vec(model):
     """Compiles with the optimizer, loss and SageMaker-named metrics."""
     hp = model.hyperparameters
-    if hp["output_layer"] == "softmax":
-        loss = keras.losses.SparseCategoricalCrossentropy()
-        metrics = [
-            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-            keras.metrics.SparseCategoricalCrossentropy(name="cross_entropy"),
-        ]
-    else:
-        loss = keras.losses.MeanSquaredError()
-        metrics = [
-            keras.metrics.MeanSquaredError(name="mean_squared_error"),
-            keras.metrics.RootMeanSquaredError(name="root_mean_squared_error"),
-            keras.metrics.MeanAbsoluteError(name="mean_absolute_error"),
-        ]
+    loss = (keras.losses.SparseCategoricalCrossentropy()
+            if hp["output_layer"] == "softmax"
+            else keras.losses.MeanSquaredError())
+    metrics = [metric(name=name) for name, metric in
+               SAGEMAKER_METRICS[hp["output_layer"]].items()]
     model.compile(optimizer=make_optimizer(hp), loss=loss, metrics=metrics)
     exclude_frozen_from_weight_decay(model)
     return model
@@ -213,12 +220,22 @@ def build_object2vec(hyperparameters=None, *, compile=True, **kwargs):
     Example:
 
     ```python
+    # (user id, movie id) -> rating, as in SageMaker's MovieLens notebook.
     model = keras_o2v.build_object2vec(
-        enc0_max_seq_len=1, enc0_vocab_size=944, enc0_network="pooled_embedding",
-        enc1_network="pooled_embedding", enc1_max_seq_len=1,
-        enc1_vocab_size=1684, enc_dim=64, output_layer="mean_squared_error")
-    model.fit(dataset)
+        enc0_network="pooled_embedding", enc0_vocab_size=944,
+        enc0_max_seq_len=1, enc1_network="pooled_embedding",
+        enc1_vocab_size=1684, enc1_max_seq_len=1, enc_dim=64,
+        output_layer="mean_squared_error")
+    rng = np.random.default_rng(0)
+    pairs = {"in0": rng.integers(1, 944, size=(256, 1)),
+             "in1": rng.integers(1, 1684, size=(256, 1))}
+    ratings = rng.integers(1, 6, size=256).astype("float32")
+    model.fit(pairs, ratings, batch_size=64, epochs=1)
+    model.predict(pairs).shape  # (256, 1)
     ```
+
+    `keras_o2v.training.train` does the same from JSON Lines files, with
+    SageMaker's early stopping and output folder.
     """
     merged = {**(hyperparameters or {}), **kwargs}
     # Before building: fail fast, also with `compile=False`.

@@ -2,11 +2,9 @@
 
 Exact search multiplies query batches by the whole matrix with keras ops and
 keeps `ops.top_k`; it needs nothing beyond the package. Approximate search
-uses an HNSW graph from faiss-cpu (the `ann` extra). Measured against usearch
-and hnswlib with the same HNSW settings (benchmarks/ann.py, 100k clustered
-64-d vectors, 2 cores) the three found the same neighbours (recall@10
-0.787-0.791) and faiss built the graph fastest (54 s vs 59 and 75 s) and
-answered the most queries per second (2364 vs 1582 and 1034).
+uses an HNSW graph from faiss-cpu (the `ann` extra): of faiss, usearch and
+hnswlib it built the graph and answered queries fastest at the same recall
+(the "ANN library" section of the Results page, `benchmarks/ann.py`).
 
 Cosine search L2-normalises the stored vectors once, so it is a dot product
 at query time; `metric="dot"` keeps the raw vectors (maximum inner product).
@@ -20,6 +18,7 @@ import numpy as np
 from keras import ops
 
 from keras_o2v.atomic import atomic_path
+from keras_o2v.retrieval.metrics import check_k
 
 METRICS = ("cosine", "dot")
 BACKENDS = ("exact", "faiss")
@@ -36,11 +35,6 @@ def _check_choice(name, value, choices):
     if value not in choices:
         raise ValueError(f"`{name}` must be one of {list(choices)}. "
                          f"Received: {name}={value!r}")
-
-
-def _check_k(k):
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"`k` must be a positive integer. Received: k={k!r}")
 
 
 def l2_normalize(vectors):
@@ -87,10 +81,14 @@ class EmbeddingIndex:
     Example:
 
     ```python
-    index = EmbeddingIndex(item_vectors, ids=item_ids, metric="cosine")
-    ids, scores = index.search(user_vectors, k=10)
-    index.save("runs/items.index")
-    index = EmbeddingIndex.load("runs/items.index")
+    rng = np.random.default_rng(0)
+    item_vectors = rng.normal(size=(100, 8)).astype("float32")
+    index = keras_o2v.retrieval.EmbeddingIndex(
+        item_vectors, ids=np.arange(1, 101), metric="cosine")
+    ids, scores = index.search(item_vectors[:2], k=3)
+    ids[:, 0]  # [1, 2]: each item is its own nearest neighbour
+    index.save("items.index")
+    index = keras_o2v.retrieval.EmbeddingIndex.load("items.index")
     ```
     """
 
@@ -188,7 +186,7 @@ class EmbeddingIndex:
             scores are cosines or dot products. A query with fewer than `k'`
             admissible items is padded with id -1 (or "") and score -inf.
         """
-        _check_k(k)
+        check_k(k)
         queries = self.prepare_queries(queries)
         if exclude is not None and len(exclude) != len(queries):
             raise ValueError(f"`exclude` must hold one id collection per "

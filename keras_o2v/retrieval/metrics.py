@@ -22,7 +22,7 @@ from keras_o2v.api_export import register
 AVERAGES = ("macro", "micro")
 
 
-def _check_k(k):
+def check_k(k):
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"`k` must be a positive integer. Received: k={k!r}")
 
@@ -59,7 +59,7 @@ def hits_per_relevant(relevance, scores, k):
     protocol of per-positive hit@k): its filtered rank is its rank minus
     the number of relevant items above it.
     """
-    _check_k(k)
+    check_k(k)
     relevant = np.asarray(relevance) > 0
     n = relevant.shape[1]
     # Non-relevant items sort after every relevant one (n + 1 > any rank).
@@ -141,7 +141,7 @@ def hits_at_k(relevance, scores, k, reduction="mean"):
 
     With one relevant item per query this is the hit rate HR@k.
     """
-    _check_k(k)
+    check_k(k)
     return _reduce(*_per_query("hits", relevance, scores, k), reduction)
 
 
@@ -155,7 +155,7 @@ def recall_at_k(relevance, scores, k, average="macro", reduction="mean"):
             of implicit recommendation). Defaults to `"macro"`.
         reduction: `"mean"` or `"none"` (per-query values; macro only).
     """
-    _check_k(k)
+    check_k(k)
     if average not in AVERAGES:
         raise ValueError(f"`average` must be one of {list(AVERAGES)}. "
                          f"Received: average={average!r}")
@@ -179,7 +179,7 @@ def ndcg_at_k(relevance, scores, k, reduction="mean"):
     the relevance value (1 for binary relevance), divided by the DCG@k of
     the ideal order.
     """
-    _check_k(k)
+    check_k(k)
     return _reduce(*_per_query("ndcg", relevance, scores, k), reduction)
 
 
@@ -201,7 +201,7 @@ class _RankingMetric(keras.metrics.Metric):
 
     def __init__(self, k=10, name=None, dtype=None):
         if self._uses_k:
-            _check_k(k)
+            check_k(k)
         super().__init__(name=name or self._default_name(k), dtype=dtype)
         self.k = k
         self.total = self.add_variable(shape=(), initializer="zeros",

@@ -177,13 +177,20 @@ def build_retrieval_model(hyperparameters=None, *, similarity="cosine",
     Example:
 
     ```python
-    model = keras_o2v.retrieval.build_retrieval_model(
+    from keras_o2v.retrieval import build_retrieval_model
+    from keras_o2v.retrieval import retrieval_dataset
+    from keras_o2v.retrieval import sampling_probabilities
+
+    # (user id, item id) of observed interactions, e.g. MovieLens ratings.
+    users = np.random.randint(1, 944, size=(2048, 1))
+    items = np.random.randint(1, 1683, size=(2048, 1))
+    model = build_retrieval_model(
         enc0_network="pooled_embedding", enc0_vocab_size=944,
         enc0_max_seq_len=1, enc1_network="pooled_embedding",
         enc1_vocab_size=1683, enc1_max_seq_len=1, enc_dim=64,
         temperature=0.05, logq_correction=True)
     model.fit(retrieval_dataset(users, items, 256,
-                                sampling_probabilities(items)), epochs=10)
+                                sampling_probabilities(items)), epochs=1)
     ```
     """
     merged = {**(hyperparameters or {}), **kwargs}

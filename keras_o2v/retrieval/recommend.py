@@ -6,12 +6,13 @@ and items (candidates) by encoder 1, as SageMaker's `in0`/`in1`.
 """
 
 import numpy as np
-import orjson
 
+from keras_o2v.data.jsonl import column
+from keras_o2v.data.jsonl import read_jsonl
 from keras_o2v.inference import embed
 from keras_o2v.retrieval.index import EmbeddingIndex
 from keras_o2v.retrieval.index import l2_normalize
-from keras_o2v.retrieval.metrics import _check_k
+from keras_o2v.retrieval.metrics import check_k
 from keras_o2v.retrieval.metrics import hits_at_k
 from keras_o2v.retrieval.metrics import hits_per_relevant
 from keras_o2v.retrieval.metrics import mean_rank
@@ -20,24 +21,6 @@ from keras_o2v.retrieval.metrics import ndcg_at_k
 from keras_o2v.retrieval.metrics import recall_at_k
 
 ID_FIELD = "id"
-
-
-def read_jsonl(path):
-    """List of dicts, one per non-blank line; errors name the line."""
-    rows = []
-    with open(path, "rb") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = orjson.loads(line)
-            except orjson.JSONDecodeError as e:
-                raise ValueError(f"{path}:{number}: not JSON ({e})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{number}: expected a JSON object, "
-                                 f"got {type(row).__name__}")
-            rows.append(row)
-    return rows
 
 
 def instance_ids(instances):
@@ -126,7 +109,7 @@ def evaluate_retrieval(index, queries, relevant, exclude=None, ks=(10,),
         `relevant`, and `relevant_missing` (ids not in the index).
     """
     for k in ks:
-        _check_k(k)
+        check_k(k)
     queries = index.prepare_queries(queries)
     if len(relevant) != len(queries):
         raise ValueError(f"`relevant` must hold one id collection per query "
@@ -188,18 +171,75 @@ def id_lists(rows, field):
 def index_from_file(model, path, channel="in1", metric="cosine",
                     backend="exact"):
     """`build_index` over a JSON Lines file of instances (`"id"` optional)."""
-    rows = read_jsonl(path)
+    rows, lines = read_jsonl(path, with_line_numbers=True)
     if not rows:
         raise ValueError(f"{path!r} holds no instances.")
-    missing = [i for i, row in enumerate(rows, 1) if channel not in row]
-    if missing:
-        raise ValueError(f"{path}:{missing[0]}: field `{channel}` missing; "
-                         f"each line must hold {{\"{channel}\": [...]}}.")
-    return build_index(model, [{channel: row[channel]} for row in rows],
+    values = column(rows, channel, path, lines, hint=f"{{\"{channel}\": [...]}}")
+    return build_index(model, [{channel: v} for v in values],
                        ids=instance_ids(rows), channel=channel,
                        metric=metric, backend=backend)
 
 
-__all__ = ["build_index", "evaluate_retrieval", "id_lists", "index_from_file",
+def result_rows(found, scores, query_ids=None):
+    """Search results as JSON rows `{"id"?, "ids": [...], "scores": [...]}`.
+
+    Slots an index could not fill (score -inf) are dropped; `query_ids`,
+    when given, become each row's `"id"`.
+    """
+    rows = []
+    for i, (ids, values) in enumerate(zip(found.tolist(), scores.tolist())):
+        kept = [(x, s) for x, s in zip(ids, values) if s != float("-inf")]
+        row = {"ids": [x for x, _ in kept], "scores": [s for _, s in kept]}
+        rows.append(row if query_ids is None else
+                    {"id": query_ids[i], **row})
+    return rows
+
+
+def similar_rows(index, ids, k=10, exact=None):
+    """`result_rows` of the items nearest to index ids.
+
+    `ids` may be strings (a command line's): they are read as numbers when
+    the index holds numeric ids.
+    """
+    if index.ids.dtype.kind in "iu":
+        ids = [int(x) for x in ids]
+    found, scores = index.similar(ids, k=k, exact=exact)
+    return result_rows(found, scores, query_ids=ids)
+
+
+def query_file(model, index, path, k=10, channel="in0", exact=None):
+    """`result_rows` for the instances of a JSON Lines file.
+
+    Each line holds `{channel: [...]}`, optionally `"exclude": [ids]` never
+    returned for it and an `"id"` copied to its row.
+    """
+    rows, lines = read_jsonl(path, with_line_numbers=True)
+    values = column(rows, channel, path, lines, hint="--channel")
+    exclude = id_lists(rows, "exclude")
+    found, scores = query_instances(
+        model, index, [{channel: v} for v in values], k=k, channel=channel,
+        exclude=exclude if any(exclude) else None, exact=exact)
+    return [({"id": q["id"], **row} if "id" in q else row)
+            for q, row in zip(rows, result_rows(found, scores))]
+
+
+def evaluate_retrieval_file(model, index, path, ks=(10,)):
+    """`evaluate_retrieval` of the queries of a JSON Lines file.
+
+    Each line holds `{"in0": [...], "relevant": [ids]}`, optionally
+    `"exclude": [ids]` (items seen in training, never ranked).
+    """
+    rows, lines = read_jsonl(path, with_line_numbers=True)
+    users = column(rows, "in0", path, lines)
+    exclude = id_lists(rows, "exclude")
+    return evaluate_retrieval(
+        index, embed(model, [{"in0": u} for u in users], "in0"),
+        id_lists(rows, "relevant"),
+        exclude=exclude if any(exclude) else None, ks=tuple(ks))
+
+
+__all__ = ["build_index", "evaluate_retrieval", "evaluate_retrieval_file",
+           "id_lists", "index_from_file", "query_file", "result_rows",
+           "similar_rows",
            "instance_ids", "l2_normalize", "query_instances", "read_jsonl",
            "recommend", "similar_items"]

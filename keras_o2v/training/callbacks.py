@@ -6,6 +6,8 @@ import time
 
 import keras
 
+from keras_o2v.models.object2vec import SAGEMAKER_METRICS
+
 logger = logging.getLogger("keras_o2v")
 
 # SageMaker tags scores with <score> and losses with <loss>.
@@ -20,8 +22,8 @@ _KIND = {
     "batch_hits_at_10": "score",
 }
 # What an Object2Vec run logs (Keras' own "loss" duplicates one of these).
-OBJECT2VEC_METRICS = ("accuracy", "cross_entropy", "mean_squared_error",
-                      "root_mean_squared_error", "mean_absolute_error")
+OBJECT2VEC_METRICS = tuple(name for names in SAGEMAKER_METRICS.values()
+                           for name in names)
 
 
 def quality_line(split, metric, value, epoch=None):

@@ -12,14 +12,15 @@ import warnings
 import keras
 import tensorflow as tf
 
+from keras_o2v.atomic import save_model_atomic
+from keras_o2v.atomic import write_json_atomic
 from keras_o2v.data import RecordSpec
 from keras_o2v.data.channels import channel_stats
 from keras_o2v.data.channels import num_parts
 from keras_o2v.data.channels import open_channel
 from keras_o2v.hyperparameters import resolve_hyperparameters
 from keras_o2v.models import build_object2vec
-from keras_o2v.training.artifacts import save_model_atomic
-from keras_o2v.training.artifacts import write_json_atomic
+from keras_o2v.models.object2vec import SAGEMAKER_METRICS
 from keras_o2v.training import retrieval as retrieval_objective
 from keras_o2v.training.callbacks import SageMakerMetricsLogger
 from keras_o2v.training.callbacks import quality_line
@@ -45,10 +46,7 @@ def metric_names(hp, objective="object2vec"):
     retrieval objective's)."""
     if objective == "retrieval":
         return retrieval_objective.RETRIEVAL_METRICS
-    if hp["output_layer"] == "softmax":
-        return ("accuracy", "cross_entropy")
-    return ("mean_squared_error", "root_mean_squared_error",
-            "mean_absolute_error")
+    return tuple(SAGEMAKER_METRICS[hp["output_layer"]])
 
 
 @dataclasses.dataclass
@@ -378,45 +376,17 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
     _log_resolved(hp)
     check_auxiliary(auxiliary)
     with _removed_on_failure(model_dir):
-        if model_dir:
-            os.makedirs(model_dir, exist_ok=True)
-            stale = os.path.join(model_dir, METRICS_FILE)
-            if os.path.exists(stale):
-                # Never leave an old "complete" marker beside a new model.
-                os.remove(stale)
-                logger.info("Removed %s from an earlier run.", stale)
+        _clear_stale_outputs(model_dir)
         if seed is not None:
             keras.utils.set_random_seed(seed)
-
         spec = RecordSpec.from_hyperparameters(hp)
-        paths = {"train": train, "validation": validation, "test": test}
-        stats = {}
-        if validate_data:
-            for name, path in paths.items():
-                if path is not None:
-                    stats[name] = channel_stats(path, spec)
-                    logger.info("%s channel %s: %d records, %d with label "
-                                "!= 0.", name, path, stats[name].records,
-                                stats[name].nonzero_labels)
-
-        replicas = strategy.num_replicas_in_sync
-        batch_size = hp["mini_batch_size"] * (replicas if per_replica_batch
-                                              else 1)
+        stats = (_scan_channels({"train": train, "validation": validation,
+                                 "test": test}, spec)
+                 if validate_data else {})
+        batch_size = hp["mini_batch_size"] * (
+            strategy.num_replicas_in_sync if per_replica_batch else 1)
         logger.info("Distribution: %s; global batch %d.", describe(strategy),
                     batch_size)
-        channel_kwargs = {}
-        if shuffle_buffer is not None:
-            channel_kwargs["shuffle_buffer"] = shuffle_buffer
-        num_workers, worker_index = worker_shard(strategy)
-        parts = num_parts(train)
-        if num_workers > 1 and parts >= num_workers:
-            # Several files or shards: each worker reads its own. Their
-            # batch counts differ, so no exact count is declared.
-            channel_kwargs.update(num_shards=num_workers,
-                                  shard_index=worker_index)
-            logger.info("Worker %d of %d reads %d of the %d train files.",
-                        worker_index, num_workers,
-                        len(range(worker_index, parts, num_workers)), parts)
         transform = None
         eval_batch_size = EVAL_BATCH_SIZE
         if objective == "retrieval":
@@ -426,52 +396,18 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
             eval_batch_size = batch_size
         train_channel, val_channel = make_channels(
             train, validation, spec, hp, batch_size, seed=seed, stats=stats,
-            eval_batch_size=eval_batch_size, **channel_kwargs)
-
-        backup_dir = None
-        if model_dir:
-            backup_dir = os.path.join(model_dir, "backup")
-            if not chief:
-                # Workers must not overwrite the chief's backup.
-                backup_dir = os.path.join(model_dir, f".backup-{task_type}-"
-                                          f"{task_id}")
-        previous_policy = keras.config.dtype_policy()
-        if mixed_precision:
-            keras.config.set_dtype_policy(mixed_precision_policy())
-            logger.info("Mixed precision: %s.",
-                        keras.config.dtype_policy().name)
-        try:
-            with strategy.scope():
-                model = build_model(hp, auxiliary, seed, objective,
-                                    retrieval)
-        finally:
-            keras.config.set_dtype_policy(previous_policy)
+            eval_batch_size=eval_batch_size,
+            **_worker_channel_kwargs(strategy, train, shuffle_buffer))
+        model = _build_in_scope(strategy, mixed_precision, hp, auxiliary,
+                                seed, objective, retrieval)
+        backup_dir = _backup_dir(model_dir, chief, task_type, task_id)
         stops = early_stopping and val_channel is not None
+        stopper, all_callbacks = _training_callbacks(
+            hp, objective, train_channel, val_channel is not None, stops,
+            backup_dir, callbacks)
         if val_channel is not None and not early_stopping:
             logger.info("Early stopping off: %d epochs; the last one's "
                         "weights are kept.", hp["epochs"])
-        stopper = ResumableEarlyStopping(
-            state_dir=backup_dir,
-            # Not stopping, it only records the epochs' logs.
-            monitor="val_loss" if val_channel is not None else "loss",
-            patience=(hp["early_stopping_patience"] if stops
-                      else hp["epochs"] + 1),
-            min_delta=hp["early_stopping_tolerance"],
-            restore_best_weights=stops)
-        all_callbacks = [
-            _SyncEpoch(train_channel),
-            SageMakerMetricsLogger(lambda: train_channel.records_per_epoch,
-                                   metric_names(hp, objective)),
-            stopper,  # saves its state before the backup of each epoch
-        ]
-        if not any(isinstance(c, keras.callbacks.ProgbarLogger)
-                   for c in callbacks or []):
-            # Given first, the bar ends each epoch before the metric lines.
-            all_callbacks.insert(0, keras.callbacks.ProgbarLogger())
-        if backup_dir is not None:
-            all_callbacks.append(keras.callbacks.BackupAndRestore(
-                backup_dir, delete_checkpoint=True))
-        all_callbacks.extend(callbacks or [])
         with multi_worker_fit_fixes(model, strategy,
                                     lambda: _first_batch(train, spec,
                                                          batch_size)):
@@ -486,13 +422,118 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
                 objective=objective, transform=transform,
                 batch_size=eval_batch_size)
         if model_dir and chief:
-            save_model_atomic(model, os.path.join(model_dir, MODEL_FILE))
-            write_json_atomic(os.path.join(model_dir, HYPERPARAMETERS_FILE),
-                              hp)
-            write_json_atomic(os.path.join(model_dir, METRICS_FILE), metrics)
-            logger.info("Wrote %s, %s and %s to %s.", MODEL_FILE,
-                        HYPERPARAMETERS_FILE, METRICS_FILE, model_dir)
+            _write_outputs(model_dir, model, hp, metrics)
         return TrainResult(model, metrics, history, hp)
+
+
+# === The steps of `train` ===
+
+
+def _clear_stale_outputs(model_dir):
+    """Creates `model_dir`; removes an earlier run's `metrics.json`, so an
+    old "complete" marker never sits beside a new model."""
+    if not model_dir:
+        return
+    os.makedirs(model_dir, exist_ok=True)
+    stale = os.path.join(model_dir, METRICS_FILE)
+    if os.path.exists(stale):
+        os.remove(stale)
+        logger.info("Removed %s from an earlier run.", stale)
+
+
+def _scan_channels(paths, spec):
+    """Validates every record of every channel (one pass each): channel
+    name -> `ChannelStats`."""
+    stats = {}
+    for name, path in paths.items():
+        if path is not None:
+            stats[name] = channel_stats(path, spec)
+            logger.info("%s channel %s: %d records, %d with label != 0.",
+                        name, path, stats[name].records,
+                        stats[name].nonzero_labels)
+    return stats
+
+
+def _worker_channel_kwargs(strategy, train, shuffle_buffer):
+    """Train channel arguments: the shuffle buffer, and this worker's share
+    of the files or shards in multi-worker training."""
+    kwargs = {}
+    if shuffle_buffer is not None:
+        kwargs["shuffle_buffer"] = shuffle_buffer
+    num_workers, worker_index = worker_shard(strategy)
+    parts = num_parts(train)
+    if num_workers > 1 and parts >= num_workers:
+        # Several files or shards: each worker reads its own. Their batch
+        # counts differ, so no exact count is declared.
+        kwargs.update(num_shards=num_workers, shard_index=worker_index)
+        logger.info("Worker %d of %d reads %d of the %d train files.",
+                    worker_index, num_workers,
+                    len(range(worker_index, parts, num_workers)), parts)
+    return kwargs
+
+
+def _build_in_scope(strategy, mixed_precision, hp, auxiliary, seed,
+                    objective, retrieval):
+    """`build_model` under the strategy and, optionally, mixed precision
+    (the global dtype policy is restored afterwards)."""
+    previous_policy = keras.config.dtype_policy()
+    if mixed_precision:
+        keras.config.set_dtype_policy(mixed_precision_policy())
+        logger.info("Mixed precision: %s.", keras.config.dtype_policy().name)
+    try:
+        with strategy.scope():
+            return build_model(hp, auxiliary, seed, objective, retrieval)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def _backup_dir(model_dir, chief, task_type, task_id):
+    """Where each epoch's state is backed up (None without `model_dir`)."""
+    if not model_dir:
+        return None
+    if not chief:
+        # Workers must not overwrite the chief's backup.
+        return os.path.join(model_dir, f".backup-{task_type}-{task_id}")
+    return os.path.join(model_dir, "backup")
+
+
+def _training_callbacks(hp, objective, train_channel, validating, stops,
+                        backup_dir, callbacks):
+    """`(stopper, callbacks)`: keras_o2v's callbacks, then the user's.
+
+    The stopper records every epoch's logs; it only stops (and restores the
+    best weights) when `stops`.
+    """
+    stopper = ResumableEarlyStopping(
+        state_dir=backup_dir,
+        monitor="val_loss" if validating else "loss",
+        patience=(hp["early_stopping_patience"] if stops
+                  else hp["epochs"] + 1),
+        min_delta=hp["early_stopping_tolerance"],
+        restore_best_weights=stops)
+    own = [
+        _SyncEpoch(train_channel),
+        SageMakerMetricsLogger(lambda: train_channel.records_per_epoch,
+                               metric_names(hp, objective)),
+        stopper,  # saves its state before the backup of each epoch
+    ]
+    if not any(isinstance(c, keras.callbacks.ProgbarLogger)
+               for c in callbacks or []):
+        # Given first, the bar ends each epoch before the metric lines.
+        own.insert(0, keras.callbacks.ProgbarLogger())
+    if backup_dir is not None:
+        own.append(keras.callbacks.BackupAndRestore(backup_dir,
+                                                    delete_checkpoint=True))
+    return stopper, own + list(callbacks or [])
+
+
+def _write_outputs(model_dir, model, hp, metrics):
+    """`model.keras`, `hyperparameters.json` and, last, `metrics.json`."""
+    save_model_atomic(model, os.path.join(model_dir, MODEL_FILE))
+    write_json_atomic(os.path.join(model_dir, HYPERPARAMETERS_FILE), hp)
+    write_json_atomic(os.path.join(model_dir, METRICS_FILE), metrics)
+    logger.info("Wrote %s, %s and %s to %s.", MODEL_FILE,
+                HYPERPARAMETERS_FILE, METRICS_FILE, model_dir)
 
 
 @contextlib.contextmanager

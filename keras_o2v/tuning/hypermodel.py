@@ -8,14 +8,14 @@ import tensorflow as tf
 
 from keras_o2v.data import RecordSpec
 from keras_o2v.data.channels import channel_stats
-from keras_o2v.hyperparameters import ENCODER_NETWORKS
+from keras_o2v.hyperparameters import ENCODERS
 from keras_o2v.hyperparameters import resolve_hyperparameters
 from keras_o2v.hyperparameters import to_sagemaker_strings
 from keras_o2v.training.train import build_model
 from keras_o2v.training.train import check_auxiliary
 from keras_o2v.training.train import fit_channels
 from keras_o2v.training.train import make_channels
-from keras_o2v.tuning.space import ENCODER_KNOBS
+from keras_o2v.tuning.space import ENCODER_SETTINGS
 from keras_o2v.tuning.space import PROBLEM_FACTS
 from keras_o2v.tuning.space import TUNING_RANGES
 from keras_o2v.tuning.space import default_value
@@ -45,7 +45,9 @@ def _drop_implicit_token_dims(base, plan):
             prefix == "enc1" and base.get("enc0_pretrained_embedding_file"))
         if pretrained:
             continue  # the file's vector size: it must stay
-        if ("pooled_embedding" in plan.networks[prefix] and name in base
+        pools = any(ENCODERS[n].token_dim_is_enc_dim
+                    for n in plan.networks[prefix] if n in ENCODERS)
+        if (pools and name in base
                 and str(base[name]).strip() == str(base["enc_dim"]).strip()):
             del base[name]
     return base
@@ -55,23 +57,26 @@ class Object2VecHyperModel(keras_tuner.HyperModel):
     """Object2Vec's search space, with SageMaker's defaults and ranges.
 
     `build(hp)` declares every hyperparameter of SageMaker's tuning page
-    (OBJECT2VEC.md §1.1) that applies to the problem, with SageMaker's default
-    as the default and SageMaker's recommended range as the range, and returns
-    a compiled `Object2Vec` model. What is tuned and what is held fixed is
-    decided once, in the constructor (see `keras_o2v.tuning.space`):
+    (listed in the Tuning guide) that applies to the problem, with
+    SageMaker's default as the default and SageMaker's recommended range as
+    the range, and returns a compiled `Object2Vec` model. What is tuned and
+    what is held fixed is decided once, in the constructor (see
+    `keras_o2v.tuning.space`):
 
     * `enc_dim` (4-4096, log), `dropout` (0-1) and `optimizer` (the five) are
       always tuned, overriding a value in `hyperparameters`, unless `fixed`
       pins them;
-    * the other §1.1 names are tuned when `hyperparameters` leaves them unset
-      (except `epochs`), or exactly those listed in `tune`;
+    * the other recommended names are tuned when `hyperparameters` leaves
+      them unset (except `epochs`), or exactly those listed in `tune`;
     * `ranges` narrows a range or makes any other name tunable;
     * everything else is `hp.Fixed` at the given or default value.
 
     Encoder knobs live in conditional scopes on their network:
     `encX_layers` under `hcnn` (default 4) and `bilstm` (default 1),
     `encX_cnn_filter_width` under `hcnn`, `encX_token_embedding_dim` under
-    `hcnn` and `bilstm` (a `pooled_embedding` token dim is `enc_dim`).
+    `hcnn` and `bilstm` (a `pooled_embedding` token dim is `enc_dim`); the
+    encoder registry (`keras_o2v.hyperparameters.ENCODERS`) says which
+    network reads which knob.
     `mlp_dim` and `mlp_activation` are conditional on `mlp_layers` > 0 when
     the search may set it to 0. enc1's knobs exist only when `enc1_network`
     names a network (with `"enc0"`, enc1 copies enc0's values).
@@ -94,7 +99,7 @@ class Object2VecHyperModel(keras_tuner.HyperModel):
             `enc0_max_seq_len`, `enc1_*` for a separate enc1 network,
             `output_layer`, `num_classes`) and any settings.
         tune: optional list of names to tune besides the core space. Defaults
-            to every §1.1 name `hyperparameters` leaves unset.
+            to every recommended name `hyperparameters` leaves unset.
         ranges: optional dict name -> `(low, high)` or list of choices.
         fixed: optional dict name -> value, held with `hp.Fixed`.
         auxiliary: optional directory of the auxiliary channel (JSON vocab
@@ -111,6 +116,10 @@ class Object2VecHyperModel(keras_tuner.HyperModel):
     Example:
 
     ```python
+    import keras_tuner
+
+    import keras_o2v.tuning
+
     hypermodel = keras_o2v.tuning.Object2VecHyperModel(
         {"enc0_network": "pooled_embedding", "enc0_vocab_size": "944",
          "enc0_max_seq_len": "1", "output_layer": "mean_squared_error"},
@@ -160,17 +169,17 @@ class Object2VecHyperModel(keras_tuner.HyperModel):
     def _declare_encoder(self, hp, prefix, values):
         network_name = f"{prefix}_network"
         values[network_name] = self._declare(hp, network_name)
-        networks = [n for n in self.plan.networks[prefix]
-                    if n in ENCODER_NETWORKS]
-        for knob, users in ENCODER_KNOBS.items():
-            name = f"{prefix}_{knob}"
+        networks = [n for n in self.plan.networks[prefix] if n in ENCODERS]
+        for setting in ENCODER_SETTINGS:
+            name = f"{prefix}_{setting}"
             if prefix == "enc1" and self.plan.tied and (
-                    knob == "token_embedding_dim"):
+                    setting == "token_embedding_dim"):
                 continue  # one shared table: enc0's dim (set below)
-            using = [n for n in networks if n in users]
+            using = [n for n in networks
+                     if setting in ENCODERS[n].tunable_settings]
             # Layer counts get one scope per network: their defaults differ
             # ("auto" is 4 for hcnn, 1 for bilstm).
-            groups = ([[n] for n in using] if knob == "layers"
+            groups = ([[n] for n in using] if setting == "layers"
                       else [using] if using else [])
             for group in groups:
                 with hp.conditional_scope(network_name, group):
@@ -203,7 +212,8 @@ class Object2VecHyperModel(keras_tuner.HyperModel):
         if self.plan.tied and "enc0_token_embedding_dim" in values:
             values["enc1_token_embedding_dim"] = values[
                 "enc0_token_embedding_dim"]
-        # Names made tunable or fixed beyond §1.1, e.g. `embedding_l2`.
+        # Names made tunable or fixed beyond the recommended ones, e.g.
+        # `embedding_l2`.
         declared = set(_GLOBAL) | {"mlp_dim", "mlp_activation"}
         for name in [*self.plan.dimensions, *self.plan.fixed]:
             if (name not in declared and name not in TUNING_RANGES

@@ -32,8 +32,8 @@ import keras_tuner
 
 from keras_o2v.data import RecordSpec
 from keras_o2v.training import evaluate
-from keras_o2v.training.artifacts import save_model_atomic
-from keras_o2v.training.artifacts import write_json_atomic
+from keras_o2v.atomic import save_model_atomic
+from keras_o2v.atomic import write_json_atomic
 from keras_o2v.training.train import HYPERPARAMETERS_FILE
 from keras_o2v.training.train import METRICS_FILE
 from keras_o2v.training.train import MODEL_FILE
@@ -41,7 +41,10 @@ from keras_o2v.training.train import metric_names
 from keras_o2v.tuning.hypermodel import Object2VecHyperModel
 from keras_o2v.version import __version__
 
-logger = logging.getLogger("keras_o2v")
+# Progress, the leaderboard and the best trial go to this logger at INFO:
+# `keras-o2v tune` prints them on stdout (cli.main's handler); in Python,
+# `logging.basicConfig(level=logging.INFO)` shows them.
+logger = logging.getLogger(__name__)
 
 # SageMaker objective -> (Keras log key, direction, output_layer it needs).
 OBJECTIVES = {
@@ -174,7 +177,7 @@ class _Reporting:
             reason = _error_line(done.message or "the objective is NaN")
             line = (f"{head} {done.status} after {seconds:.0f}s: {reason} | "
                     f"{values}")
-        print(line, flush=True)
+        logger.info(line)
 
 
 class _RandomSearch(_Reporting, keras_tuner.RandomSearch):
@@ -367,7 +370,8 @@ def run_search(train, hyperparameters=None, *, validation, tuning_dir,
             Defaults to False: an interrupted search resumes, finished trials
             are kept and a trial cut off mid-way runs again.
         seed: optional int, for the oracle and every trial's weights.
-        top: int. Trials printed in the leaderboard. Defaults to 10.
+        top: int. Trials shown in the leaderboard (logged at INFO).
+            Defaults to 10.
         fit_verbose: Keras `fit` verbosity inside trials. Defaults to 0.
 
     Returns:
@@ -438,10 +442,9 @@ def run_search(train, hyperparameters=None, *, validation, tuning_dir,
          "dimensions": list(hypermodel.plan.dimensions)})
     kt_tuner.oracle.verbose = 0  # our own progress lines replace its tables
     if is_chief():
-        print(f"chief: serving the oracle on "
-              f"{os.environ['KERASTUNER_ORACLE_IP']}:"
-              f"{os.environ['KERASTUNER_ORACLE_PORT']} until the workers "
-              "finish", flush=True)
+        logger.info("chief: serving the oracle on %s:%s until the workers "
+                    "finish", os.environ["KERASTUNER_ORACLE_IP"],
+                    os.environ["KERASTUNER_ORACLE_PORT"])
     try:
         with warnings.catch_warnings():
             # The Bayesian oracle's Gaussian process warns on most fits
@@ -459,9 +462,8 @@ def run_search(train, hyperparameters=None, *, validation, tuning_dir,
             f"trial folder in {os.path.join(tuning_dir, PROJECT)} keeps its "
             "error).") from None
     if worker:
-        print(f"worker {os.environ['KERASTUNER_TUNER_ID']}: ran "
-              f"{kt_tuner.trials_run} trials; the chief writes the results",
-              flush=True)
+        logger.info("worker %s: ran %d trials; the chief writes the results",
+                    os.environ["KERASTUNER_TUNER_ID"], kt_tuner.trials_run)
         return SearchResult(None, None, [], kt_tuner.trials_run, {},
                             kt_tuner)
     return _finish(kt_tuner, hypermodel, objective, tuning_dir, validation,
@@ -472,7 +474,7 @@ def _finish(kt_tuner, hypermodel, objective, tuning_dir, validation, test,
             top):
     dimensions = list(hypermodel.plan.dimensions)
     rows = leaderboard(kt_tuner.oracle, dimensions)
-    print(format_leaderboard(rows, objective, top), flush=True)
+    logger.info("%s", format_leaderboard(rows, objective, top))
     completed = [row for row in rows if row["rank"] is not None]
     if not completed:
         raise ValueError(f"No trial completed in {tuning_dir}; see the "
@@ -487,15 +489,16 @@ def _finish(kt_tuner, hypermodel, objective, tuning_dir, validation, test,
     })
     write_json_atomic(os.path.join(tuning_dir, BEST_HYPERPARAMETERS_FILE),
                       best_map)
-    print(f"best trial {best.trial_id}: {objective}={best.score:.6g}",
-          flush=True)
+    logger.info("best trial %s: %s=%.6g", best.trial_id, objective,
+                best.score)
     for name in metric_names(hypermodel.resolved_default):
         key = f"test:{name}"
         if metrics and key in metrics:
-            print(f"best model {key}={metrics[key]:.6g}", flush=True)
-    print(f"wrote {os.path.join(tuning_dir, BEST_HYPERPARAMETERS_FILE)}"
-          + (f" and {os.path.join(tuning_dir, BEST_MODEL_DIR, MODEL_FILE)}"
-             if metrics is not None else ""), flush=True)
+            logger.info("best model %s=%.6g", key, metrics[key])
+    logger.info("wrote %s%s",
+                os.path.join(tuning_dir, BEST_HYPERPARAMETERS_FILE),
+                (f" and {os.path.join(tuning_dir, BEST_MODEL_DIR, MODEL_FILE)}"
+                 if metrics is not None else ""))
     return SearchResult(best_map, best.score, rows, kt_tuner.trials_run,
                         metrics or {}, kt_tuner)
 

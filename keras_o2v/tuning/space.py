@@ -6,22 +6,27 @@ checked anywhere.
 Kinds, defaults and valid values of every name come from
 `keras_o2v.hyperparameters.SPECS`. This module adds the one thing SPECS does
 not hold: the *recommended tuning ranges* of SageMaker's "Tune an Object2Vec
-Model" page (OBJECT2VEC.md §1.1), which are narrower than the valid values
-(`enc_dim` is valid up to 10000 but tuned over 4-4096). Where §1.1 and
-SPECS agree (every valid choice of a categorical name, `dropout` 0-1, the
-low 4 of `enc_dim`), the value is taken from SPECS, not written again.
+Model" page (listed in the Tuning guide, docs/guide/tuning.md), which are
+narrower than the valid values (`enc_dim` is valid up to 10000 but tuned over
+4-4096). Where the recommended ranges and SPECS agree (every valid choice of a
+categorical name, `dropout` 0-1, the low 4 of `enc_dim`), the value is taken
+from SPECS, not written again.
 
 Which names a search tunes (see `plan_search`):
 
 * the core space `enc_dim`, `dropout`, `optimizer` (the design card's) is
   always tuned, even when the base hyperparameters set it (the tuned value
   overrides), unless `fixed` pins it;
-* every other §1.1 name is tuned when the base hyperparameters leave it
-  unset, except `epochs` (a budget, not a knob: early stopping ends each trial
-  and Hyperband sets it) — or, when `tune` is given, only the names it lists;
+* every other name with a recommended range is tuned when the base
+  hyperparameters leave it unset, except `epochs` (a budget, not a knob:
+  early stopping ends each trial and Hyperband sets it) — or, when `tune` is
+  given, only the names it lists;
 * every name given a range in `ranges` is tuned over that range. `ranges`
-  narrows a §1.1 range, or makes any other SPECS name tunable (for example
-  the keras_o2v extension `embedding_l2`, `comparator_list`, `enc0_network`);
+  narrows a recommended range, or makes any other SPECS name tunable (for
+  example the keras_o2v extension `embedding_l2`, `comparator_list`,
+  `enc0_network`);
+* an `encX_*` knob is tuned only for the networks that read it, as the
+  encoder registry (`keras_o2v.hyperparameters.ENCODERS`) says;
 * `fixed` pins names (`hp.Fixed`); it wins over everything else.
 
 Numbers are sampled on a log scale when the name is in `LOG_SAMPLED` and the
@@ -30,13 +35,14 @@ range's low end is above 0, linearly otherwise.
 
 import dataclasses
 
-from keras_o2v.hyperparameters import AUTO_LAYERS
+from keras_o2v.hyperparameters import ENCODER_KNOBS
+from keras_o2v.hyperparameters import ENCODERS
 from keras_o2v.hyperparameters import SPECS
 from keras_o2v.hyperparameters import parse_value
 
-# SageMaker's recommended ranges (OBJECT2VEC.md §1.1), written only where
-# they are narrower than the valid values in SPECS: `None` for a name or a
-# bound means SPECS' (every valid choice, or the valid low or high). A
+# SageMaker's recommended ranges ("Tune an Object2Vec Model"), written only
+# where they are narrower than the valid values in SPECS: `None` for a name or
+# a bound means SPECS' (every valid choice, or the valid low or high). A
 # written bound must lie strictly inside the valid values (checked below at
 # import), so no bound of SPECS is restated here and none can drift from it.
 _RECOMMENDED = {
@@ -55,7 +61,7 @@ _RECOMMENDED = {
     "mini_batch_size": (None, 8192),
     "mlp_activation": None,
     "mlp_dim": (16, 1024),
-    "mlp_layers": (1, 4),  # 0 (no MLP) is valid but not in §1.1's range
+    "mlp_layers": (1, 4),  # 0 (no MLP) is valid but not recommended
     "optimizer": None,
     "weight_decay": (None, 1.0),
 }
@@ -96,12 +102,9 @@ LOG_SAMPLED = frozenset({
 # The facts of the problem: they describe the data, so no search changes them.
 PROBLEM_FACTS = ("enc0_vocab_size", "enc0_max_seq_len", "enc1_vocab_size",
                  "enc1_max_seq_len", "output_layer", "num_classes")
-# Encoder knobs: which networks use them.
-ENCODER_KNOBS = {
-    "layers": ("hcnn", "bilstm"),
-    "cnn_filter_width": ("hcnn",),
-    "token_embedding_dim": ("hcnn", "bilstm"),
-}
+# The `encX_*` settings a search may tune; which network reads which comes
+# from the encoder registry (`EncoderEntry.tunable_settings`).
+ENCODER_SETTINGS = (*ENCODER_KNOBS, "token_embedding_dim")
 # Used only when `mlp_layers` > 0.
 MLP_KNOBS = ("mlp_dim", "mlp_activation")
 _TUNABLE_KINDS = ("int", "float", "choice", "bool", "layers", "comparators")
@@ -168,7 +171,7 @@ def _check_name(name, what):
 
 
 def make_dimension(name, spec=None):
-    """A `Dimension` from a user range, or from §1.1 when `spec` is None.
+    """A `Dimension` from a user range, or the recommended one for None.
 
     Args:
         name: a SPECS name.
@@ -184,8 +187,9 @@ def make_dimension(name, spec=None):
     if spec is None:
         if name not in TUNING_RANGES:
             raise ValueError(
-                f"`{name}` has no recommended tuning range (OBJECT2VEC.md "
-                f"§1.1): give one in `ranges`. Received: tune={name!r}")
+                f"`{name}` has no recommended tuning range (the Tuning "
+                f"guide, docs/guide/tuning.md, lists them): give one in "
+                f"`ranges`. Received: tune={name!r}")
         spec = TUNING_RANGES[name]
         if spec is None:
             spec = list(SPECS[name].choices)
@@ -213,7 +217,7 @@ def default_value(name, base, network=None):
     """
     value = typed(name, base[name]) if name in base else SPECS[name].default
     if value == "auto" and network is not None:
-        return AUTO_LAYERS[network]
+        return ENCODERS[network].auto_layers
     if isinstance(value, list):
         return ", ".join(value)
     return value
@@ -284,8 +288,9 @@ def _possible_networks(prefix, base, fixed, ranges):
 
 def _used_by(name, networks):
     """Whether an `encX_*` knob is used by any of `networks`."""
-    knob = name[len("enc0_"):]
-    return any(network in ENCODER_KNOBS[knob] for network in networks)
+    setting = name[len("enc0_"):]
+    return any(setting in ENCODERS[network].tunable_settings
+               for network in networks)
 
 
 def _mlp_possible(base, fixed, ranges, tune):
@@ -304,12 +309,34 @@ def _applies(name, networks, tied, mlp=True):
     if name in MLP_KNOBS:
         return mlp
     prefix = name[:4]
-    if prefix in ("enc0", "enc1") and name[len("enc0_"):] in ENCODER_KNOBS:
+    if prefix in ("enc0", "enc1") and name[len("enc0_"):] in ENCODER_SETTINGS:
         concrete = [n for n in networks[prefix] if n != "enc0"]
         if prefix == "enc1" and tied and name.endswith("token_embedding_dim"):
             return False  # tied: enc1 uses enc0's token embedding
         return _used_by(name, concrete)
     return True
+
+
+def parse_ranges(items, flag="--range"):
+    """`["name=low:high", "name=a,b,c", "name=a|b"]` -> `plan_search`'s
+    `ranges`: a `(low, high)` tuple or a list of choices (`|` separates
+    choices that hold commas)."""
+    ranges = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ValueError(
+                f"`{flag}` must look like name=low:high or name=a,b,c (or "
+                f"name=a|b when a choice holds commas). Received: {flag} "
+                f"{item!r}")
+        if "|" in value:
+            spec = [v.strip() for v in value.split("|")]
+        elif ":" in value:
+            spec = tuple(v.strip() for v in value.split(":"))
+        else:
+            spec = [v.strip() for v in value.split(",")]
+        ranges[name.strip()] = spec
+    return ranges
 
 
 def plan_search(base, tune=None, ranges=None, fixed=None):
@@ -318,9 +345,9 @@ def plan_search(base, tune=None, ranges=None, fixed=None):
     Args:
         base: dict. SageMaker-style map: problem facts and settings.
         tune: optional iterable of names to tune besides the core space. When
-            None, every §1.1 name that `base` leaves unset is tuned (except
-            `epochs`), where it applies (an `encX_*` knob only for a network
-            that uses it).
+            None, every recommended name that `base` leaves unset is tuned
+            (except `epochs`), where it applies (an `encX_*` knob only for a
+            network that uses it).
         ranges: optional dict name -> `(low, high)` or list of choices. Each
             name is tuned over its range.
         fixed: optional dict name -> value, pinned with `hp.Fixed`.
@@ -388,5 +415,6 @@ def plan_search(base, tune=None, ranges=None, fixed=None):
 
 def encoder_knobs(prefix, network):
     """The `encX_*` names that `network` uses, e.g. hcnn -> layers, width."""
-    return [f"{prefix}_{knob}" for knob, networks in ENCODER_KNOBS.items()
-            if network in networks]
+    used = ENCODERS[network].tunable_settings
+    return [f"{prefix}_{setting}" for setting in ENCODER_SETTINGS
+            if setting in used]

@@ -122,3 +122,27 @@ def test_stream_is_chunked_not_loaded_whole(write_jsonl):
     path = write_jsonl([GOOD] * 10)
     chunks = read_all(path, chunk_lines=4)
     assert [len(c) for c in chunks] == [4, 4, 2]
+
+
+def test_read_jsonl_counts_blank_lines_and_names_bad_ones(tmp_path):
+    from keras_o2v.data.jsonl import column
+    from keras_o2v.data.jsonl import read_jsonl
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"a": 1}\n\n  \n{"a": 2, "b": [3]}\n')
+    assert read_jsonl(str(path)) == [{"a": 1}, {"a": 2, "b": [3]}]
+    rows, lines = read_jsonl(str(path), with_line_numbers=True)
+    assert lines == [1, 4]
+    assert column(rows, "a", str(path), lines) == [1, 2]
+    with pytest.raises(ValueError, match=r"rows\.jsonl:1: field `b` "
+                                         r"\(--flag\) missing; every line "
+                                         r"must hold it. Keys on that line: "
+                                         r"\['a'\]"):
+        column(rows, "b", str(path), lines, hint="--flag")
+    path.write_text('{"a": 1}\n\n[1, 2]\n')
+    with pytest.raises(ValueError, match=r"rows\.jsonl:3: expected a JSON "
+                                         r"object, got list"):
+        read_jsonl(str(path))
+    path.write_text('{"a": 1}\n{"a": \n')
+    with pytest.raises(ValueError, match=r"rows\.jsonl:2: not JSON"):
+        read_jsonl(str(path))

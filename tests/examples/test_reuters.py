@@ -16,10 +16,9 @@ HAS_REUTERS = os.path.isdir(os.path.join(SHARED_DATA, "reuters21578"))
 
 
 @pytest.fixture
-def reuters(monkeypatch):
-    monkeypatch.syspath_prepend(EXAMPLES)  # it imports its sibling movielens
+def reuters():
     spec = importlib.util.spec_from_file_location(
-        "reuters", os.path.join(EXAMPLES, "reuters.py"))
+        "reuters_example", os.path.join(EXAMPLES, "reuters.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -89,6 +88,16 @@ def test_one_model_on_modapte(tmp_path):
     assert figures["svm"]["micro_f1"] >= 0.87
 
 
+def score_pairs(model, ids, n_labels, max_len):
+    """`score_all` the slow way: `model.predict` on every (document, topic)
+    pair, each document encoded once per topic."""
+    in0 = np.repeat(np.array([(d[:max_len] + [0] * max_len)[:max_len]
+                              for d in ids], np.int32), n_labels, axis=0)
+    in1 = np.tile(np.arange(1, n_labels + 1, dtype=np.int32), len(ids))
+    p = model.predict({"in0": in0, "in1": in1[:, None]}, verbose=0)
+    return p[:, 1].reshape(len(ids), n_labels)
+
+
 def tiny_model(reuters, n_labels=5):
     from keras_o2v.models import build_object2vec
     hp = {**reuters.HYPERPARAMETERS, "enc0_vocab_size": "50",
@@ -105,7 +114,7 @@ def test_score_all_equals_predict_on_every_pair(reuters):
     rng = np.random.default_rng(0)
     ids = [list(rng.integers(1, 50, size=n)) for n in (3, 7, 1, 12, 5)]
     fast = reuters.score_all(model, ids, 5, max_len=10, docs_per_batch=2)
-    slow = reuters.score_pairs(model, ids, 5, max_len=10)
+    slow = score_pairs(model, ids, 5, max_len=10)
     assert fast.shape == (5, 5)
     np.testing.assert_allclose(fast, slow, atol=1e-6)
     # By hand for one pair: document 3 (cut to 10 tokens), topic 2.
@@ -126,3 +135,32 @@ def test_all_topics_trains_the_object2vec_it_wraps(reuters):
     np.testing.assert_allclose(
         scores, reuters.score_all(trained, [list(r) for r in x], 5, 6),
         atol=1e-6)
+
+
+def test_pad_cuts_pads_and_fills_empty_documents(reuters):
+    x = reuters.pad([[5, 6, 7], [], [8]], 2)
+    assert x.dtype == np.int32
+    np.testing.assert_array_equal(x, [[5, 6], [1, 0], [8, 0]])
+
+
+def test_corpus_vocab_and_ids_come_from_the_fitting_documents(reuters):
+    args = reuters.parser().parse_args(["--stop-words", "1",
+                                        "--min-frequency", "1"])
+    train = [{"title": f"Oil {i}", "body": f"the oil word{i}",
+              "labels": ["crude"]} for i in range(10)]
+    test = [{"title": "Gold", "body": "the gold 1987", "labels": ["gold"]}]
+    corpus = reuters.make_corpus(args, train, test, ["crude", "gold"],
+                                 np.random.default_rng(0))
+    held_out = int(corpus.val_idx[0])  # 10 documents: one held out
+    assert sorted(corpus.fit_idx.tolist() + [held_out]) == list(range(10))
+    # "oil" is in every document (title twice): the one stop word. Digits
+    # are one <num> token; the held-out and test documents add no word.
+    assert "oil" not in corpus.words and reuters.NUM in corpus.words
+    assert f"word{held_out}" not in corpus.words and "gold" not in corpus.words
+    np.testing.assert_array_equal(corpus.y_test, [[False, True]])
+    corpus.ids_train, corpus.ids_test = reuters.token_ids(corpus, max_len=3)
+    num, the = corpus.words.index(reuters.NUM), corpus.words.index("the")
+    # Test: title "gold" (twice: --title-repeat 1), then body "the gold
+    # 1987", unknown words as <unk> (1), cut to 3 ids.
+    assert corpus.ids_test == [[1, 1, the]]
+    assert corpus.ids_train[held_out] == [num, num, the]

@@ -1,10 +1,10 @@
+import keras
 import numpy as np
 import pytest
 from keras import ops
 
 from keras_o2v.layers import MLP
 from keras_o2v.layers import Comparator
-from keras_o2v.layers import MaskedGlobalMaxPooling1D
 from keras_o2v.layers import TokenEmbedding
 from tests.test_case import run_layer_test
 
@@ -22,8 +22,21 @@ pytestmark = pytest.mark.backend_independent
     ("abs_diff,hadamard", 4),
 ])
 def test_comparator_layer_behaviors(comparators, width):
-    run_layer_test(Comparator, {"comparator_list": comparators}, [U, V],
-                   (1, width), expected_num_trainable_weights=0)
+    # A tuple of inputs is one call argument, as for Keras' merge layers
+    # (the training step feeds it through `fit`, which takes tuples).
+    run_layer_test(Comparator, {"comparator_list": comparators}, (U, V),
+                   (1, width), expected_num_trainable_weights=0,
+                   expected_num_non_trainable_weights=0)
+
+
+def test_comparator_two_arguments_equal_a_list():
+    comparator = Comparator()
+    np.testing.assert_allclose(ops.convert_to_numpy(comparator(U, V)),
+                               ops.convert_to_numpy(comparator([U, V])))
+    u, v = keras.Input((2,)), keras.Input((2,))
+    assert comparator(u, v).shape == comparator([u, v]).shape == (None, 8)
+    with pytest.raises(ValueError, match="takes two encodings"):
+        comparator(U)
 
 
 def test_comparator_numerics_follow_the_given_order():
@@ -43,16 +56,24 @@ def test_comparator_rejects_bad_lists(bad):
         Comparator(bad)
 
 
-def test_comparator_rejects_unequal_dims():
+@pytest.mark.parametrize("as_list", [False, True], ids=["args", "list"])
+def test_comparator_rejects_unequal_dims(as_list):
+    w = np.ones((1, 3), "float32")
     with pytest.raises(ValueError, match="same last dimension"):
-        Comparator()(U, np.ones((1, 3), "float32"))
+        Comparator()([U, w]) if as_list else Comparator()(U, w)
 
 
-def test_mlp_layer_behaviors():
-    run_layer_test(MLP, {"mlp_layers": 2, "mlp_dim": 3,
-                         "mlp_activation": "tanh", "dropout": 0.1},
-                   np.ones((2, 5), "float32"), (2, 3),
-                   expected_num_trainable_weights=4)
+@pytest.mark.parametrize("kwargs,shape,n_weights,n_seeds", [
+    ({"mlp_layers": 2, "mlp_dim": 3, "mlp_activation": "tanh",
+      "dropout": 0.1}, (2, 3), 4, 1),
+    ({"mlp_layers": 0}, (2, 5), 0, 0),
+], ids=["two_layers", "identity"])
+def test_mlp_layer_behaviors(kwargs, shape, n_weights, n_seeds):
+    # Dropout's seed generator (rate > 0 only) is a variable, not a weight.
+    run_layer_test(MLP, kwargs, np.ones((2, 5), "float32"), shape,
+                   expected_num_trainable_weights=n_weights,
+                   expected_num_non_trainable_weights=0,
+                   expected_num_seed_generators=n_seeds)
 
 
 def test_mlp_zero_layers_is_identity():
@@ -79,23 +100,22 @@ def test_mlp_bad_arguments(kwargs, message):
         MLP(**kwargs)
 
 
-def test_token_embedding_mask_and_lookup():
-    layer = TokenEmbedding(5, 2)
-    out = run_layer_test(TokenEmbedding, {"vocab_size": 5,
-                                          "embedding_dim": 2},
-                         np.array([[1, 4, 0]]), (1, 3, 2),
-                         expected_num_trainable_weights=1)
+@pytest.mark.parametrize("kwargs,non_trainable,losses", [
+    ({}, 0, 0),
+    # the per-row freeze flag; the lazy L2 penalty adds one loss per call
+    ({"freezable_rows": True, "l2": 0.5}, 1, 1),
+], ids=["plain", "frozen_rows_l2"])
+def test_token_embedding_layer_behaviors(kwargs, non_trainable, losses):
+    out = run_layer_test(
+        TokenEmbedding, {"vocab_size": 5, "embedding_dim": 2, **kwargs},
+        np.array([[1, 4, 0]]), (1, 3, 2), expected_num_trainable_weights=1,
+        expected_num_non_trainable_weights=non_trainable,
+        expected_num_losses=losses, supports_masking=True,
+        expected_mask_shape=(1, 3))
     assert out.shape == (1, 3, 2)
+
+
+def test_token_embedding_mask_is_nonzero_ids():
+    layer = TokenEmbedding(5, 2)
     mask = ops.convert_to_numpy(layer.compute_mask(np.array([[1, 4, 0]])))
     np.testing.assert_array_equal(mask, [[True, True, False]])
-
-
-def test_masked_max_pool_numerics():
-    x = np.array([[[1.0, -5.0], [3.0, -7.0], [9.0, 9.0]]], "float32")
-    mask = np.array([[True, True, False]])
-    out = ops.convert_to_numpy(MaskedGlobalMaxPooling1D()(x, mask=mask))
-    # the padded step [9, 9] is ignored; max of valid steps per feature
-    np.testing.assert_allclose(out, [[3.0, -5.0]])
-    empty = ops.convert_to_numpy(
-        MaskedGlobalMaxPooling1D()(x, mask=~np.ones_like(mask)))
-    np.testing.assert_allclose(empty, [[0.0, 0.0]])

@@ -1,4 +1,5 @@
 import os
+import zipfile
 
 import keras
 import numpy as np
@@ -22,16 +23,16 @@ ENCODERS = [
     # (id, class, extra kwargs, trainable weights, marks)
     # pooled with token dim != enc_dim: embedding + projection kernel/bias
     ("pooled_projected", PooledEmbeddingEncoder, {}, 3, OTHER_BACKENDS),
-    ("hcnn", HCNNEncoder, {"layers": 2, "cnn_filter_width": 3}, 1 + 2 * 2 + 2,
-     OTHER_BACKENDS),
+    ("hcnn", HCNNEncoder, {"num_layers": 2, "cnn_filter_width": 3},
+     1 + 2 * 2 + 2, OTHER_BACKENDS),
     # one layer: its pooled vector is the encoding, no projection
-    ("hcnn_even_width", HCNNEncoder, {"layers": 1, "cnn_filter_width": 2}, 3,
-     OTHER_BACKENDS),
+    ("hcnn_even_width", HCNNEncoder, {"num_layers": 1, "cnn_filter_width": 2},
+     3, OTHER_BACKENDS),
     # per direction: kernel, recurrent kernel, bias; 2 * 3 units = enc_dim
-    ("bilstm", BiLSTMEncoder, {"layers": 2}, 1 + 2 * 6, OTHER_BACKENDS),
+    ("bilstm", BiLSTMEncoder, {"num_layers": 2}, 1 + 2 * 6, OTHER_BACKENDS),
     # odd enc_dim: 2 * 4 units are projected to 7
-    ("bilstm_odd_dim", BiLSTMEncoder, {"layers": 1, "enc_dim": 7}, 1 + 6 + 2,
-     ()),
+    ("bilstm_odd_dim", BiLSTMEncoder, {"num_layers": 1, "enc_dim": 7},
+     1 + 6 + 2, ()),
 ]
 CASES = [pytest.param(*e[1:4], id=e[0], marks=e[4]) for e in ENCODERS]
 
@@ -39,8 +40,25 @@ CASES = [pytest.param(*e[1:4], id=e[0], marks=e[4]) for e in ENCODERS]
 @pytest.mark.parametrize("cls,extra,n_weights", CASES)
 def test_layer_behaviors(cls, extra, n_weights):
     kwargs = {**BASE, **extra}
+    # Encoders read the padding mask from the ids and output none.
     run_layer_test(cls, kwargs, IDS, (2, kwargs["enc_dim"]),
-                   expected_num_trainable_weights=n_weights)
+                   expected_num_trainable_weights=n_weights,
+                   expected_num_non_trainable_weights=0,
+                   expected_num_losses=0, supports_masking=False)
+
+
+@OTHER_BACKENDS
+@pytest.mark.parametrize("cls,extra", [
+    (PooledEmbeddingEncoder, {}), (HCNNEncoder, {"num_layers": 1})],
+    ids=["pooled", "hcnn"])
+def test_frozen_rows_and_l2_penalty(cls, extra):
+    # The per-row freeze flag is the one non-trainable weight; embedding_l2
+    # adds one loss per call.
+    run_layer_test(cls, {**BASE, **extra, "freezable_rows": True,
+                         "embedding_l2": 0.1},
+                   IDS, (2, BASE["enc_dim"]),
+                   expected_num_non_trainable_weights=1,
+                   expected_num_losses=1)
 
 
 @pytest.mark.parametrize("cls,extra,n_weights", CASES)
@@ -82,7 +100,7 @@ def test_pooled_is_masked_mean_without_projection():
 @OTHER_BACKENDS
 def test_hcnn_single_token_and_max_pool_ignore_padding_values():
     encoder = HCNNEncoder(vocab_size=10, token_embedding_dim=3, enc_dim=4,
-                          layers=1)
+                          num_layers=1)
     out = ops.convert_to_numpy(encoder(np.array([[7, 0, 0]], np.int32)))
     alone = ops.convert_to_numpy(encoder(np.array([[7]], np.int32)))
     np.testing.assert_allclose(out, alone, atol=1e-6)
@@ -91,7 +109,7 @@ def test_hcnn_single_token_and_max_pool_ignore_padding_values():
 @OTHER_BACKENDS
 def test_one_layer_hcnn_is_max_pooled_relu_without_projection():
     encoder = HCNNEncoder(vocab_size=10, token_embedding_dim=3, enc_dim=4,
-                          layers=1, cnn_filter_width=1)
+                          num_layers=1, cnn_filter_width=1)
     ids = np.array([[2, 5, 0]], np.int32)
     out = ops.convert_to_numpy(encoder(ids))
     assert encoder.projection is None
@@ -104,7 +122,7 @@ def test_one_layer_hcnn_is_max_pooled_relu_without_projection():
 @OTHER_BACKENDS
 def test_saved_model_round_trip(tmp_path):
     inputs = keras.Input((None,), dtype="int32")
-    encoder = HCNNEncoder(**BASE, layers=2)
+    encoder = HCNNEncoder(**BASE, num_layers=2)
     model = keras.Model(inputs, encoder(inputs))
     path = os.path.join(tmp_path, "encoder.keras")
     model.save(path)
@@ -118,7 +136,7 @@ def test_saved_model_round_trip(tmp_path):
 def test_shared_token_embedding_is_one_variable():
     shared = TokenEmbedding(10, 4)
     a = PooledEmbeddingEncoder(**BASE, token_embedding=shared)
-    b = HCNNEncoder(**BASE, layers=1, token_embedding=shared)
+    b = HCNNEncoder(**BASE, num_layers=1, token_embedding=shared)
     a(IDS)
     b(IDS)
     assert a.token_embedding.embeddings is b.token_embedding.embeddings
@@ -136,10 +154,49 @@ def test_bad_arguments(kwargs, message):
         PooledEmbeddingEncoder(**{**BASE, **kwargs})
 
 
-def test_hcnn_bad_layers():
-    with pytest.raises(ValueError, match="`layers` must be an integer >= 1. "
-                                         "Received: layers=0"):
-        HCNNEncoder(**BASE, layers=0)
+@pytest.mark.parametrize("cls", [HCNNEncoder, BiLSTMEncoder])
+def test_bad_num_layers(cls):
+    with pytest.raises(ValueError, match="`num_layers` must be an integer >= "
+                                         "1. Received: num_layers=0"):
+        cls(**BASE, num_layers=0)
+
+
+@pytest.mark.parametrize("cls", [HCNNEncoder, BiLSTMEncoder])
+def test_config_key_layers_of_older_saves_still_loads(cls):
+    # As keras_o2v wrote it before `layers` was renamed `num_layers`.
+    old = {"name": "encoder0", "trainable": True, "dtype": "float32",
+           **BASE, "embedding_l2": 0.0, "freezable_rows": False, "layers": 2}
+    encoder = cls.from_config(old)
+    assert encoder.num_layers == 2
+    config = encoder.get_config()
+    assert config["num_layers"] == 2 and "layers" not in config
+    revived = keras.layers.deserialize(
+        {"module": cls.__module__, "class_name": cls.__name__,
+         "registered_name": f"keras_o2v>{cls.__name__}", "config": old})
+    assert revived.num_layers == 2
+
+
+@OTHER_BACKENDS
+def test_model_saved_with_the_old_config_key_loads(tmp_path):
+    inputs = keras.Input((None,), dtype="int32")
+    model = keras.Model(inputs, HCNNEncoder(**BASE, num_layers=2)(inputs))
+    new_path = os.path.join(tmp_path, "new.keras")
+    model.save(new_path)
+    # Rewrite the archive's config as an older keras_o2v saved it.
+    old_path = os.path.join(tmp_path, "old.keras")
+    with zipfile.ZipFile(new_path) as src, zipfile.ZipFile(old_path,
+                                                           "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "config.json":
+                text = data.decode()
+                assert text.count('"num_layers": 2') == 1
+                data = text.replace('"num_layers": 2', '"layers": 2').encode()
+            dst.writestr(item, data)
+    loaded = keras.models.load_model(old_path)
+    assert loaded.layers[-1].num_layers == 2
+    np.testing.assert_allclose(loaded.predict(IDS, verbose=0),
+                               model.predict(IDS, verbose=0), atol=1e-6)
 
 
 @OTHER_BACKENDS

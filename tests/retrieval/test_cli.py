@@ -204,13 +204,13 @@ def test_visualize_errors(model_dir, tmp_path, monkeypatch, capsys):
     png = str(tmp_path / "map.png")
     base = ["--model-dir", model_dir, "--input", data, "--output", png]
     with pytest.raises(ValueError, match=r"items\.jsonl:4: field `title` "
-                                         r"\(--labels-field\) missing"):
+                                         r"\(labels_field\) missing"):
         visualize(base + ["--labels-field", "title"])
     with pytest.raises(ValueError, match=r"items\.jsonl:1: field `kind` "
-                                         r"\(--color-field\) missing"):
+                                         r"\(color_field\) missing"):
         visualize(base + ["--color-field", "kind"])
     with pytest.raises(ValueError, match=r"items\.jsonl:1: field `in0` "
-                                         r"\(--channel\) missing"):
+                                         r"\(channel\) missing"):
         visualize(base + ["--channel", "in0"])
     bad = write(tmp_path / "bad.jsonl", [{"in1": [1]}, {"in1": [99]}])
     with pytest.raises(ValueError, match=r"bad\.jsonl:2, field `in1`: id 99 "):
@@ -236,17 +236,18 @@ def test_visualize_errors(model_dir, tmp_path, monkeypatch, capsys):
                                          r"but .*emb2\.jsonl holds 2 "
                                          r"embeddings"):
         visualize(["--embeddings", emb2, "--input", data, "--output", png])
-    with pytest.raises(ValueError, match="`--model-dir` is not used with "
-                                         "--embeddings"):
+    with pytest.raises(ValueError, match="`model` must not be given with "
+                                         "`embeddings`"):
         visualize(["--embeddings", emb2, "--model-dir", model_dir,
                    "--output", png])
-    with pytest.raises(ValueError, match="needs --output .* and/or "
-                                         "--projector-dir"):
+    with pytest.raises(ValueError, match="`output` .* or `projector_dir` "
+                                         ".* must be given"):
         visualize(["--model-dir", model_dir, "--input", data])
-    with pytest.raises(ValueError, match="needs --model-dir and --input"):
+    with pytest.raises(ValueError, match="`model` and `instances` .* must "
+                                         "be given"):
         visualize(["--input", data, "--output", png])
-    with pytest.raises(ValueError, match="`--max-points` must be at least "
-                                         "2. Received: --max-points 1"):
+    with pytest.raises(ValueError, match="`max_points` must be at least "
+                                         "2. Received: max_points=1"):
         visualize(base + ["--max-points", "1"])
     assert not os.path.exists(png)
 

@@ -9,7 +9,18 @@ from keras_o2v.layers.token_embedding import check_positive_int
 class Encoder(keras.layers.Layer):
     """Base class: token ids `(batch, seq_len)` -> encoding `(batch, enc_dim)`.
 
-    Id 0 is padding and never influences the encoding.
+    Holds the token embedding (`TokenEmbedding`) and the arguments every
+    encoder takes; a subclass adds its layers and `call`. `embed(token_ids)`
+    returns the token vectors and the padding mask (`ids != 0`): id 0 is
+    padding and must never influence the encoding. The output carries no
+    mask.
+
+    Adding an encoder: subclass `Encoder`, then make it an `encX_network`
+    value with `keras_o2v.layers.register_encoder` (the `knobs` argument
+    maps settings such as `encX_layers` to constructor arguments).
+    `build_object2vec`, the hyperparameter checks and the tuning space all
+    read that registry. A saved model is rebuilt from its hyperparameters,
+    so register the encoder before loading one that uses it.
 
     Args:
         vocab_size: int. Number of token ids, including padding id 0.
@@ -23,6 +34,41 @@ class Encoder(keras.layers.Layer):
         freezable_rows: bool. Give the token embedding a per-row freeze flag
             (see `TokenEmbedding`), for frozen pretrained vectors. Defaults
             to False.
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Example:
+
+    ```python
+    # Masked mean and max of the token vectors, projected to enc_dim.
+    class MeanMaxEncoder(keras_o2v.layers.Encoder):
+        def __init__(self, vocab_size, token_embedding_dim, enc_dim,
+                     **kwargs):
+            super().__init__(vocab_size, token_embedding_dim, enc_dim,
+                             **kwargs)
+            self.mean = keras_o2v.layers.MaskedGlobalAveragePooling1D(
+                dtype=self.dtype_policy)
+            self.max = keras_o2v.layers.MaskedGlobalMaxPooling1D(
+                dtype=self.dtype_policy)
+            self.projection = keras.layers.Dense(enc_dim,
+                                                 dtype=self.dtype_policy)
+
+        def build(self, input_shape):
+            super().build(input_shape)
+            self.projection.build((None, 2 * self.token_embedding_dim))
+
+        def call(self, token_ids):
+            vectors, mask = self.embed(token_ids)
+            pooled = [self.mean(vectors, mask=mask),
+                      self.max(vectors, mask=mask)]
+            return self.projection(keras.ops.concatenate(pooled, axis=-1))
+
+    keras_o2v.layers.register_encoder("mean_max", MeanMaxEncoder)
+    model = keras_o2v.build_object2vec(
+        enc0_network="mean_max", enc0_vocab_size=50, enc0_max_seq_len=8,
+        enc_dim=16, mlp_dim=16)
+    model.predict({"in0": np.array([[3, 4, 0]]),
+                   "in1": np.array([[5, 0, 0]])}).shape  # (1, 2)
+    ```
     """
 
     def __init__(self, vocab_size, token_embedding_dim, enc_dim,
@@ -63,6 +109,14 @@ class Encoder(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.enc_dim)
+
+    @classmethod
+    def from_config(cls, config):
+        if "layers" in config:
+            # Configs saved before `layers` was renamed `num_layers`.
+            config = {**config}
+            config["num_layers"] = config.pop("layers")
+        return super().from_config(config)
 
     def get_config(self):
         return {

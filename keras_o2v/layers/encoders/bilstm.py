@@ -10,33 +10,55 @@ from keras_o2v.layers.token_embedding import check_positive_int
 
 @register
 class BiLSTMEncoder(Encoder):
-    """`layers` stacked bidirectional LSTMs, max-pooled over time.
+    """`num_layers` stacked bidirectional LSTMs, max-pooled over time.
 
     Each direction has `ceil(enc_dim / 2)` units, so the concatenated states
     are about `enc_dim` wide; they are max-pooled over the non-padding steps
     (InferSent's BiLSTM-max). For an odd `enc_dim` a linear `Dense` projects
     the `enc_dim + 1` pooled values to `enc_dim`; otherwise the pooled vector
     is the encoding.
-    The padding mask is passed to every LSTM, so padding is skipped in both
-    directions and cannot change the output.
+
+    Masking: the padding mask is passed to every LSTM, so padding is skipped
+    in both directions and cannot change the output.
 
     Args:
-        layers: int. Number of stacked BiLSTM layers. Defaults to 1.
-        Others: see `keras_o2v.layers.encoders.base.Encoder`.
+        vocab_size: int. Number of token ids, including padding id 0.
+        token_embedding_dim: int. Size of the token vectors.
+        enc_dim: int. Size of the encoding.
+        num_layers: int. Number of stacked BiLSTM layers (SageMaker's
+            `encX_layers`). Defaults to 1.
+        embedding_l2: float. Lazy L2 penalty of the token embedding.
+            Defaults to 0.
+        token_embedding: optional `TokenEmbedding` shared with another
+            encoder. Defaults to a new one.
+        freezable_rows: bool. Per-row freeze flag on the token embedding.
+            Defaults to False.
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Example:
+
+    ```python
+    encoder = keras_o2v.layers.BiLSTMEncoder(
+        vocab_size=100, token_embedding_dim=8, enc_dim=16)
+    encoder(np.array([[4, 9, 7, 0]])).shape  # (1, 16)
+    ```
+
+    References:
+        - [Conneau et al., 2017](https://arxiv.org/abs/1705.02364)
     """
 
-    def __init__(self, vocab_size, token_embedding_dim, enc_dim, layers=1,
+    def __init__(self, vocab_size, token_embedding_dim, enc_dim, num_layers=1,
                  **kwargs):
-        check_positive_int("layers", layers)
+        check_positive_int("num_layers", num_layers)
         super().__init__(vocab_size, token_embedding_dim, enc_dim, **kwargs)
-        self.layers_count = layers
+        self.num_layers = num_layers
         self.units = (enc_dim + 1) // 2
         self.rnns = [
             keras.layers.Bidirectional(
                 keras.layers.LSTM(self.units, return_sequences=True,
                                   dtype=self.dtype_policy),
                 dtype=self.dtype_policy, name=f"bilstm_{i}")
-            for i in range(layers)
+            for i in range(num_layers)
         ]
         self.pool = MaskedGlobalMaxPooling1D(dtype=self.dtype_policy,
                                              name="pool")
@@ -62,4 +84,4 @@ class BiLSTMEncoder(Encoder):
         return pooled if self.projection is None else self.projection(pooled)
 
     def get_config(self):
-        return {**super().get_config(), "layers": self.layers_count}
+        return {**super().get_config(), "num_layers": self.num_layers}

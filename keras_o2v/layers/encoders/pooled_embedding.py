@@ -17,7 +17,20 @@ class PooledEmbeddingEncoder(Encoder):
     a linear `Dense` projects it to `enc_dim`. An all-padding row encodes to
     zeros (no NaN).
 
-    Args: see `keras_o2v.layers.encoders.base.Encoder`.
+    Masking: the mean runs over the non-padding ids only, so trailing
+    padding cannot change the output.
+
+    Args:
+        vocab_size: int. Number of token ids, including padding id 0.
+        token_embedding_dim: int. Size of the token vectors.
+        enc_dim: int. Size of the encoding.
+        embedding_l2: float. Lazy L2 penalty of the token embedding.
+            Defaults to 0.
+        token_embedding: optional `TokenEmbedding` shared with another
+            encoder. Defaults to a new one.
+        freezable_rows: bool. Per-row freeze flag on the token embedding.
+            Defaults to False.
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Example:
 
