@@ -22,8 +22,8 @@ def _hyperparameters(args):
 def run_train(args):
     from keras_o2v.training import train
 
-    result = train(args.train, _hyperparameters(args), validation=args.validation,
-                   test=args.test, auxiliary=args.auxiliary,
+    result = train(args.train, _hyperparameters(args),
+                   validation=args.validation, test=args.test, auxiliary=args.auxiliary,
                    model_dir=args.model_dir, seed=args.seed,
                    validate_data=not args.no_validate_data,
                    verbose="auto" if args.verbose is None else args.verbose,

@@ -44,11 +44,10 @@ def _add_hyperparameters(add, set_help="override one hyperparameter "
     add("--set", action="append", metavar="NAME=VALUE", help=set_help)
 
 
-def _add_channels(add, validation_help):
+def _add_channels(add, validation_help, validation_required=False):
     add("--train", required=True, help="train channel: JSON Lines file/dir, "
         "or prepared data (`keras-o2v convert`)")
-    add("--validation", required=validation_help.startswith("required"),
-        help=validation_help)
+    add("--validation", required=validation_required, help=validation_help)
     add("--test", help="test channel, evaluated at the end")
     add("--auxiliary", help="directory of vocab/embedding files")
 
@@ -102,7 +101,8 @@ def _add_inference(sub):
     add("--batch-size", type=int, default=1024,
         help="records per model call (default 1024)")
 
-    _, add = _sub(sub, "embed", commands.run_embed, "embed in0 or in1 instances")
+    _, add = _sub(sub, "embed", commands.run_embed,
+                  "embed in0 or in1 instances")
     _add_model_dir(add)
     add("--input", required=True, help='JSON Lines of {"in0": [...]} or '
         '{"in1": [...]}')
@@ -122,7 +122,8 @@ def _add_inference(sub):
         help='one object per line (default), or one {"predictions": [...]}')
     add("--chunk-lines", type=int, default=1024, help="lines per model call")
 
-    _, add = _sub(sub, "export", commands.run_export, "SavedModel for TF Serving")
+    _, add = _sub(sub, "export", commands.run_export,
+                  "SavedModel for TF Serving")
     _add_model_dir(add)
     add("--export-dir", required=True,
         help="writes EXPORT_DIR/NAME/VERSION/saved_model.pb")
@@ -196,13 +197,14 @@ def _add_data(sub):
 
 
 def _add_tune(sub):
-    p, add = _sub(sub, "tune", commands.run_tune, "search hyperparameters with "
-                  "KerasTuner", description="Searches SageMaker's tuning "
+    p, add = _sub(sub, "tune", commands.run_tune,
+                  "search hyperparameters with KerasTuner",
+                  description="Searches SageMaker's tuning "
                   "ranges and writes best_hyperparameters.json and "
                   "best_model/ to --tuning-dir. An interrupted search "
                   "resumes.")
-    _add_channels(add, "required validation channel: objective and early "
-                  "stopping")
+    _add_channels(add, "validation channel: objective and early stopping",
+                  validation_required=True)
     _add_hyperparameters(add, "fix one hyperparameter (repeatable)")
     add("--range", action="append", metavar="NAME=LOW:HIGH",
         help="tune NAME over LOW:HIGH or choices A,B (or A|B) (repeatable)")

@@ -231,8 +231,9 @@ def _check_ids(path, lineno, field, value, spec):
         if token >= spec.vocab_size:
             raise ValueError(
                 f"{where}: id {token} at position {position} is >= "
-                f"vocab_size={spec.vocab_size} (set `enc{field[-1]}_vocab_size` "
-                f"to at least {token + 1}). {valid}.")
+                f"vocab_size={spec.vocab_size} (set "
+                f"`enc{field[-1]}_vocab_size` to at least {token + 1}). "
+                f"{valid}.")
     if not any(value):
         raise ValueError(f"{where}: only padding ids (0); the input is "
                          f"empty. {valid}.")

@@ -174,7 +174,8 @@ def index_from_file(model, path, channel="in1", metric="cosine",
     rows, lines = read_jsonl(path, with_line_numbers=True)
     if not rows:
         raise ValueError(f"{path!r} holds no instances.")
-    values = column(rows, channel, path, lines, hint=f"{{\"{channel}\": [...]}}")
+    values = column(rows, channel, path, lines,
+                    hint=f"{{\"{channel}\": [...]}}")
     return build_index(model, [{channel: v} for v in values],
                        ids=instance_ids(rows), channel=channel,
                        metric=metric, backend=backend)

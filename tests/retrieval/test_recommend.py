@@ -15,6 +15,13 @@ from keras_o2v.retrieval.recommend import result_rows
 from keras_o2v.retrieval.recommend import similar_rows
 from keras_o2v.retrieval.model import build_retrieval_model
 
+def item_index(model):
+    """The index of the 6 items, embedded by `model`'s encoder 1."""
+    items = np.arange(1, 7)[:, None]
+    return EmbeddingIndex(np.asarray(model.encoder1(items)),
+                          ids=list(range(1, 7)))
+
+
 HP = {"enc0_network": "pooled_embedding", "enc0_vocab_size": "9",
       "enc0_max_seq_len": "1", "enc1_network": "pooled_embedding",
       "enc1_vocab_size": "7", "enc1_max_seq_len": "1", "enc_dim": "4"}
@@ -49,8 +56,7 @@ def test_similar_rows_read_command_line_ids_as_the_index_ids():
 
 def test_query_file_equals_query_instances_and_names_lines(tmp_path):
     model = build_retrieval_model(HP)
-    index = EmbeddingIndex(
-        np.asarray(model.encoder1(np.arange(1, 7)[:, None])), ids=list(range(1, 7)))
+    index = item_index(model)
     queries = [{"in0": [3], "exclude": [2], "id": "u3"}, {"in0": [5]}]
     path = write(tmp_path / "q.jsonl", queries, blank_after_first=True)
     rows = query_file(model, index, path, k=3)
@@ -68,8 +74,7 @@ def test_query_file_equals_query_instances_and_names_lines(tmp_path):
 
 def test_evaluate_retrieval_file_equals_evaluate_retrieval(tmp_path):
     model = build_retrieval_model(HP)
-    index = EmbeddingIndex(
-        np.asarray(model.encoder1(np.arange(1, 7)[:, None])), ids=list(range(1, 7)))
+    index = item_index(model)
     queries = [{"in0": [1], "relevant": [2, 3], "exclude": [4]},
                {"in0": [2], "relevant": [5]}]
     path = write(tmp_path / "q.jsonl", queries)
