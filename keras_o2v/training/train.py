@@ -213,7 +213,7 @@ def fit_channels(model, train_channel, val_channel=None, transform=None,
             callbacks=callbacks, **kwargs)
 
 
-def evaluate(model, path, batch_size=None, transform=None):
+def evaluate(model, path, batch_size=None, transform=None, stats=None):
     """Evaluates `model` on a labelled channel (JSON Lines or prepared).
 
     A retrieval model (`objective="retrieval"`) is evaluated on the
@@ -227,6 +227,9 @@ def evaluate(model, path, batch_size=None, transform=None):
         batch_size: optional int. Defaults to 1024 for Object2Vec, to
             `mini_batch_size` for a retrieval model.
         transform: optional function applied to the channel's dataset.
+        stats: optional `ChannelStats` of an earlier scan of `path` with
+            this model's spec (`train` has them from its validation pass);
+            scanned here otherwise.
 
     Returns:
         dict of metric name -> value, e.g. `{"accuracy": 0.9}`.
@@ -242,7 +245,7 @@ def evaluate(model, path, batch_size=None, transform=None):
             path, spec, hp, {"logq_correction": model.logq_correction})
     # The scan validates every record and gives the exact batch count.
     channel = _eval_channel(path, spec, batch_size,
-                            stats=channel_stats(path, spec))
+                            stats=stats or channel_stats(path, spec))
     dataset = channel.as_dataset(on_error="stop")
     with data_errors(channel), warnings.catch_warnings():
         # A transform (positive pairs) leaves the pass's length unknown.
@@ -420,7 +423,7 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
                 model, hp, history, validation, test,
                 kept_epoch=stopper.best_epoch if stops else None,
                 objective=objective, transform=transform,
-                batch_size=eval_batch_size)
+                batch_size=eval_batch_size, stats=stats)
         if model_dir and chief:
             _write_outputs(model_dir, model, hp, metrics)
         return TrainResult(model, metrics, history, hp)
@@ -558,12 +561,13 @@ def _first_batch(path, spec, batch_size):
 
 def _final_metrics(model, hp, history, validation, test, kept_epoch=None,
                    objective="object2vec", transform=None,
-                   batch_size=EVAL_BATCH_SIZE):
+                   batch_size=EVAL_BATCH_SIZE, stats=None):
     """Metrics of the kept weights: epoch `kept_epoch`'s (early stopping's
     best: its last improvement by more than `early_stopping_tolerance`,
     not always the lowest validation loss), else the last epoch's.
 
-    `best_epoch` is the epoch whose weights were kept."""
+    `best_epoch` is the epoch whose weights were kept. `stats` (split ->
+    `ChannelStats`) are the scans `train` already made, not repeated."""
     names = metric_names(hp, objective)
     best = (len(history["loss"]) - 1 if kept_epoch is None
             else int(kept_epoch))
@@ -574,7 +578,8 @@ def _final_metrics(model, hp, history, validation, test, kept_epoch=None,
     for split, path in (("validation", validation), ("test", test)):
         if path is None:
             continue
-        results = evaluate(model, path, batch_size, transform)
+        results = evaluate(model, path, batch_size, transform,
+                           stats=(stats or {}).get(split))
         for name in names:
             metrics[f"{split}:{name}"] = results[name]
             if split == "test":

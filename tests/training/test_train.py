@@ -3,6 +3,7 @@ import logging
 import os
 import re
 import socket
+import sys
 
 import keras
 import numpy as np
@@ -73,6 +74,26 @@ def test_early_stopping_keeps_the_best_epoch(demo):
     assert result.metrics["epochs_completed"] == best + 2  # patience 1
     assert result.metrics["validation:cross_entropy"] == pytest.approx(
         history["val_cross_entropy"][best], rel=1e-4)
+
+
+def test_each_channel_is_scanned_once(demo, monkeypatch):
+    # The module, not the `train` function the package exports.
+    train_module = sys.modules["keras_o2v.training.train"]
+    scanned = []
+    real = train_module.channel_stats
+
+    def counting(path, spec):
+        scanned.append(path)
+        return real(path, spec)
+
+    monkeypatch.setattr(train_module, "channel_stats", counting)
+    result = train(demo["train"], demo["hp"], validation=demo["validation"],
+                   test=demo["test"], seed=0, verbose=0, epochs=1)
+    # The validation pass before training; the final metrics reuse it.
+    assert sorted(scanned) == sorted([demo["train"], demo["validation"],
+                                      demo["test"]])
+    assert result.metrics["test:accuracy"] == pytest.approx(
+        evaluate(result.model, demo["test"])["accuracy"])
 
 
 def test_without_early_stopping_all_epochs_run_and_last_weights_are_kept(
