@@ -107,10 +107,7 @@ class _ModelPredictor(Predictor):
 
     def run(self, batch):
         if len(batch.arrays) == 2:
-            # A retrieval model's call is B x B: score the pairs instead.
-            score = getattr(self.model, "pair_scores", None)
-            outputs = (score(batch.arrays) if score else
-                       self.model(batch.arrays, training=False))
+            outputs = self.model.pair_scores(batch.arrays)
         else:
             ((field, ids),) = batch.arrays.items()
             encoder = getattr(self.model, f"encoder{field[-1]}")

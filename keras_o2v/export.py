@@ -120,11 +120,8 @@ def _model_functions(model):
     """`{default signature name: python function of int32 ids}`."""
 
     def scores(in0, in1):
-        inputs = {"in0": in0, "in1": in1}
-        if hasattr(model, "pair_scores"):
-            # A retrieval model scores pairs by similarity: (batch, 1).
-            return {"scores": model.pair_scores(inputs)}
-        return {"scores": model(inputs, training=False)}
+        # Object2Vec's output; a retrieval model's similarity, (batch, 1).
+        return {"scores": model.pair_scores({"in0": in0, "in1": in1})}
 
     def embed_in0(in0):
         return {"embeddings": model.encoder0(in0, training=False)}

@@ -42,12 +42,8 @@ def _encode_padded(model, channel, ids, batch_size):
 
 
 def _score_padded(model, arrays, batch_size):
-    # A retrieval model's call scores a batch against itself (B x B); its
-    # pair scores are what a pair asks for.
-    score = getattr(model, "pair_scores", None) or (
-        lambda x: model(x, training=False))
     return _in_batches(
-        lambda s: score({f: a[s] for f, a in arrays.items()}),
+        lambda s: model.pair_scores({f: a[s] for f, a in arrays.items()}),
         len(arrays["in0"]), batch_size)
 
 

@@ -132,6 +132,16 @@ class Object2Vec(keras.Model):
             return self.encoder0  # one layer serves both inputs
         return self.get_layer("encoder1")
 
+    def pair_scores(self, inputs):
+        """The output for each pair `(in0[i], in1[i])`, in inference mode.
+
+        What inference, batch prediction and the serving signature call on
+        any keras_o2v model: here the model's own output; a
+        `RetrievalModel`, whose call scores a batch against itself, gives
+        each pair's similarity.
+        """
+        return self(inputs, training=False)
+
     def get_config(self):
         # Not the functional config: __init__ rebuilds the graph from hp.
         return {"name": self.name, "hyperparameters": dict(self.hyperparameters)}
