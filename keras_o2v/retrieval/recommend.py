@@ -215,7 +215,7 @@ def query_file(model, index, path, k=10, channel="in0", exact=None):
     returned for it and an `"id"` copied to its row.
     """
     rows, lines = read_jsonl(path, with_line_numbers=True)
-    values = column(rows, channel, path, lines, hint="--channel")
+    values = column(rows, channel, path, lines, hint="channel")
     exclude = id_lists(rows, "exclude")
     found, scores = query_instances(
         model, index, [{channel: v} for v in values], k=k, channel=channel,
