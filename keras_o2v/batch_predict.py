@@ -18,7 +18,8 @@ as it was.
 
 On TensorFlow and JAX the model runs through its serving functions, as
 `keras-o2v serve` does; PyTorch has none (Keras exports no TensorFlow graph
-from it), so there the model and its encoders are called directly.
+from it), and models with extra fields none yet, so there the model is
+called directly.
 """
 
 import os
@@ -29,6 +30,7 @@ from keras import ops
 from keras_o2v.atomic import atomic_path
 from keras_o2v.data import list_files
 from keras_o2v.data.jsonl import read_line_chunks
+from keras_o2v.export import SIGNATURES
 from keras_o2v.serving import formats
 from keras_o2v.serving.predictor import Predictor
 
@@ -64,7 +66,7 @@ def predict_file(model, input_path, output_path, accept=formats.JSONLINES,
                          f"Received: chunk_lines={chunk_lines!r}")
     if isinstance(model, Predictor):
         predictor = model
-    elif keras.backend.backend() == "torch":
+    elif keras.backend.backend() == "torch" or has_fields(model):
         predictor = _ModelPredictor(model)
     else:
         predictor = Predictor(model)
@@ -85,7 +87,8 @@ def predict_file(model, input_path, output_path, accept=formats.JSONLINES,
                     instances, locate=lambda i: locate_line(positions[i]),
                     expected=mode)
                 if mode is None:
-                    mode = (tuple(batch.arrays), locate_line(positions[0]))
+                    mode = (SIGNATURES[batch.signature].inputs,
+                            locate_line(positions[0]))
                 writer.write(batch.output, predictor.run(batch), positions,
                              len(lines))
         writer.close()
@@ -94,11 +97,18 @@ def predict_file(model, input_path, output_path, accept=formats.JSONLINES,
     return writer.count
 
 
+def has_fields(model):
+    """Does `model` read extra fields (which the serving signatures lack)?"""
+    hp = model.hyperparameters
+    return bool(hp.get("enc0_fields") or hp.get("enc1_fields"))
+
+
 class _ModelPredictor(Predictor):
-    """A `Predictor` that calls the model itself, for PyTorch.
+    """A `Predictor` that calls the model itself: for PyTorch, and for
+    models with extra fields.
 
     Same validation and padding (`prepare`); `run` calls the model (pair
-    scores) or the encoder of the one input (embeddings).
+    scores) or encodes the one side (embeddings).
     """
 
     def __init__(self, model):
@@ -106,12 +116,11 @@ class _ModelPredictor(Predictor):
         self.model = model
 
     def run(self, batch):
-        if len(batch.arrays) == 2:
+        sides = SIGNATURES[batch.signature].inputs
+        if len(sides) == 2:
             outputs = self.model.pair_scores(batch.arrays)
         else:
-            ((field, ids),) = batch.arrays.items()
-            encoder = getattr(self.model, f"encoder{field[-1]}")
-            outputs = encoder(ids, training=False)
+            outputs = self.model.encode(sides[0], batch.arrays)
         # `convert_to_numpy`, not `np.asarray`: PyTorch outputs track
         # gradients.
         return ops.convert_to_numpy(outputs)

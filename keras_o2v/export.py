@@ -11,6 +11,11 @@ Signatures (ids of shape `(batch, None)`, 0 = padding):
 | `embed_in0_int32` | `in0` (int32) | `embeddings` |
 | `embed_in1_int32` | `in1` (int32) | `embeddings` |
 
+A model with extra fields (feature-rich objects, `enc0_fields`/
+`enc1_fields`) takes them as more named inputs after the ids of each side
+(`signature_inputs`): `embed_in0` then takes `in0, in0_history`, plus
+`in0_history_weights` (float32 in every signature) for a weighted field.
+
 Why int64 by default: a TF Serving signature has one dtype per input, and
 gRPC clients send whatever dtype their `TensorProto` holds; TF Serving does
 not convert. The usual client recipe,
@@ -44,6 +49,7 @@ raise a `ValueError` saying what to do: a `.keras` file does not depend on
 the backend, so load it with `KERAS_BACKEND=tensorflow` and export there.
 """
 
+import inspect
 import os
 import re
 from typing import NamedTuple
@@ -52,6 +58,7 @@ import keras
 import tensorflow as tf
 
 from keras_o2v.atomic import atomic_path
+from keras_o2v.hyperparameters import input_keys
 
 DEFAULT_NAME = "object2vec"
 # Backends `keras.export.ExportArchive` writes a SavedModel from.
@@ -116,36 +123,74 @@ _SERVE = ("Serving (`keras-o2v serve`)",
           "and, in Python, `keras_o2v.predict` run on any backend.")
 
 
+def signature_inputs(hp, name):
+    """Input names of signature `name` for a model's hyperparameters.
+
+    The ids of its sides (`SIGNATURES[name].inputs`), then, for
+    feature-rich objects, each extra field of those sides and its token
+    weights (`in0_genres`, `in0_genres_weights`).
+    """
+    return tuple(input_keys(hp, SIGNATURES[name].inputs))
+
+
+def _named(keys, body):
+    """A function of `keys` (by position or by name) calling `body(dict)`.
+
+    `tf.function` and the SavedModel signature take the parameter names
+    from `__signature__`, so each input keeps its record key's name.
+    """
+    signature = inspect.Signature([inspect.Parameter(
+        key, inspect.Parameter.POSITIONAL_OR_KEYWORD) for key in keys])
+
+    def function(*args, **kwargs):
+        return body(dict(signature.bind(*args, **kwargs).arguments))
+
+    function.__signature__ = signature
+    return function
+
+
 def _model_functions(model):
     """`{default signature name: python function of int32 ids}`."""
-
-    def scores(in0, in1):
-        # Object2Vec's output; a retrieval model's similarity, (batch, 1).
-        return {"scores": model.pair_scores({"in0": in0, "in1": in1})}
-
-    def embed_in0(in0):
-        return {"embeddings": model.encoder0(in0, training=False)}
-
-    def embed_in1(in1):
-        return {"embeddings": model.encoder1(in1, training=False)}
-
-    return {"serving_default": scores, "embed_in0": embed_in0,
-            "embed_in1": embed_in1}
-
-
-def _id_specs(name, dtype):
-    return [tf.TensorSpec((None, None), dtype, name=field)
-            for field in SIGNATURES[name].inputs]
+    functions = {}
+    for name in _DEFAULTS:
+        sides = SIGNATURES[name].inputs
+        if len(sides) == 2:
+            # Object2Vec's output; a retrieval model's similarity, (batch, 1).
+            def body(inputs):
+                return {"scores": model.pair_scores(inputs)}
+        else:
+            def body(inputs, side=sides[0]):
+                return {"embeddings": model.encode(side, inputs)}
+        functions[name] = _named(signature_inputs(model.hyperparameters,
+                                                  name), body)
+    return functions
 
 
-def _to_int32(field, ids, vocab_size):
+def _input_specs(hp, name, dtype):
+    """`TensorSpec`s of a signature: ids of `dtype`, float32 weights."""
+    return [tf.TensorSpec((None, None), tf.float32 if key.endswith(
+                "_weights") else dtype, name=key)
+            for key in signature_inputs(hp, name)]
+
+
+def _valid_ids(key, hp):
+    """Where the ids of input `key` must lie, for error messages."""
+    side, _, field = key.partition("_")
+    if not field:
+        name = f"enc{side[-1]}_vocab_size"
+        return f"{name}={hp.get(name)}"
+    size = next(f["vocab_size"] for f in hp[f"enc{side[-1]}_fields"]
+                if f["name"] == field)
+    return f"vocab_size={size} of field {field!r}"
+
+
+def _to_int32(field, ids, valid):
     """int64 ids -> int32, failing on ids a cast would wrap around."""
     fits = tf.reduce_all((ids >= INT32_MIN) & (ids <= INT32_MAX))
     check = tf.debugging.Assert(fits, [
-        f"`{field}` ids must fit in int32 (valid ids are in [0, "
-        f"enc{field[-1]}_vocab_size={vocab_size})), but the request holds "
-        "ids from", tf.reduce_min(ids), "to", tf.reduce_max(ids)],
-        name=f"check_{field}_fits_int32")
+        f"`{field}` ids must fit in int32 (valid ids are in [0, {valid})), "
+        "but the request holds ids from", tf.reduce_min(ids), "to",
+        tf.reduce_max(ids)], name=f"check_{field}_fits_int32")
     with tf.control_dependencies([check]):
         return tf.cast(ids, tf.int32)
 
@@ -154,28 +199,25 @@ def _int64_functions(model, int32_functions):
     """`{default name: function of int64 ids}` around the int32 ones.
 
     Plain TensorFlow (the check and the cast), whatever the backend of the
-    int32 functions, which may be `jax2tf` conversions.
+    int32 functions, which may be `jax2tf` conversions. Token weights pass
+    through as float32.
     """
     hp = model.hyperparameters
-
-    def ids(field, tensor):
-        return _to_int32(field, tensor, hp.get(f"enc{field[-1]}_vocab_size"))
-
-    def scores(in0, in1):
-        return int32_functions["serving_default" + INT32_SUFFIX](
-            ids("in0", in0), ids("in1", in1))
-
-    def embed_in0(in0):
-        return int32_functions["embed_in0" + INT32_SUFFIX](ids("in0", in0))
-
-    def embed_in1(in1):
-        return int32_functions["embed_in1" + INT32_SUFFIX](ids("in1", in1))
-
     functions = {}
-    for name, fn in [("serving_default", scores), ("embed_in0", embed_in0),
-                     ("embed_in1", embed_in1)]:
+    for name in _DEFAULTS:
+        keys = signature_inputs(hp, name)
+
+        def body(inputs, name=name, keys=keys):
+            converted = [
+                inputs[key] if key.endswith("_weights")
+                else _to_int32(key, inputs[key], _valid_ids(key, hp))
+                for key in keys]
+            return int32_functions[name + INT32_SUFFIX](*converted)
+
         functions[name] = tf.function(
-            fn, input_signature=_id_specs(name, tf.int64), autograph=False)
+            _named(keys, body), input_signature=_input_specs(hp, name,
+                                                             tf.int64),
+            autograph=False)
         functions[name].get_concrete_function()  # traced: one signature
     return functions
 
@@ -189,7 +231,8 @@ def _archive(model, purpose):
     for name, fn in _model_functions(model).items():
         int32_name = name + INT32_SUFFIX
         functions[int32_name] = archive.add_endpoint(
-            int32_name, fn, input_signature=_id_specs(int32_name, tf.int32))
+            int32_name, fn, input_signature=_input_specs(
+                model.hyperparameters, int32_name, tf.int32))
     for name, fn in _int64_functions(model, functions).items():
         # Traced tf.functions go in as they are, on every backend.
         archive.add_endpoint(name, fn)

@@ -24,6 +24,11 @@ implicit:
   sentence-transformers train), which SageMaker cannot do ("you can't share
   parameter values"). It needs enc1 to be configured as enc0 (apart from
   `max_seq_len`) and implies `tied_token_embedding_weight=True`.
+* `enc0_fields`/`enc1_fields`, `enc0_id_bias`/`enc1_id_bias` and `bias_l2`
+  (keras_o2v extensions, off by default) make feature-rich objects: extra
+  named token fields per side, each pooled (optionally with per-token
+  weights) and added to the side's encoding, and per-id biases on the
+  regression output (see `parse_fields` and `keras_o2v.layers.fields`).
 * `token_embedding_storage_type="row_sparse"` trains the token tables with
   lazy row updates (`keras_o2v.optimizers`: only the rows a batch looks up,
   and their optimizer slots, are touched). No other setting is rejected with
@@ -63,6 +68,13 @@ MLP_ACTIVATIONS = ("tanh", "relu", "linear")
 # Set in AWS notebooks; they tune MXNet's kvstore and mean nothing here.
 IGNORED_HYPERPARAMETERS = ("_kvstore", "_num_gpus", "_num_kv_servers")
 
+FIELD_COMBINERS = ("mean", "sum", "sqrtn")
+FIELD_EXAMPLE = ('{"name": "genres", "vocab_size": 20, "max_seq_len": 6, '
+                 '"weighted": false, "combiner": "mean"}')
+_FIELD_KEYS = ("name", "vocab_size", "max_seq_len", "weighted", "combiner",
+               "l2", "embedding")
+_FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
 _REQUIRED = object()
 _FILENAME_RE = re.compile(r"^[A-Za-z0-9._]*$")
 
@@ -98,6 +110,9 @@ class Spec:
             return f"'auto' or an integer in [{self.low}, {self.high}]"
         if self.kind == "filename":
             return "a file name of letters, digits, '_' or '.'"
+        if self.kind == "fields":
+            return ("a list (or its JSON text) of field objects such as "
+                    f"{FIELD_EXAMPLE}")
         return (
             f"a comma-separated, non-repeating, non-empty subset of "
             f"{list(COMPARATORS)}"
@@ -154,6 +169,12 @@ SPECS = {
         # configs behave as SageMaker's.
         Spec("embedding_l2", "float", 0.0, 0.0, 100.0, extension=True),
         Spec("tied_encoder_weights", "bool", False, extension=True),
+        # Feature-rich objects: extra fields per side, per-id biases.
+        Spec("enc0_fields", "fields", [], extension=True),
+        Spec("enc1_fields", "fields", [], extension=True),
+        Spec("enc0_id_bias", "bool", False, extension=True),
+        Spec("enc1_id_bias", "bool", False, extension=True),
+        Spec("bias_l2", "float", 0.0, 0.0, 100.0, extension=True),
     ]
 }
 EXTENSIONS = tuple(name for name, spec in SPECS.items() if spec.extension)
@@ -362,6 +383,74 @@ def _parse_number(spec, value, integer):
     return parsed
 
 
+def parse_fields(value, name="enc0_fields"):
+    """The extra fields of one side: JSON text or a list of dicts -> the
+    list of complete field dicts (`_FIELD_KEYS`, defaults filled in).
+
+    A field `{"name": "genres", ...}` of `enc0_fields` is read from the
+    record key `in0_genres` (and `in0_genres_weights` if `weighted`).
+    Defaults: `max_seq_len` 1, `weighted` False, `combiner` "mean" (the
+    weighted mean; "sum", or "sqrtn": the sum divided by the root of the
+    sum of squared weights, SVD++'s 1/sqrt(n) with unit weights), `l2`
+    None (the field's table takes `embedding_l2`; a number sets its own
+    lazy L2, as SVD++ regularises its implicit factors on their own),
+    `embedding` None (its own table; `"in0"` or `"in1"`: the token table of
+    that side's encoder, e.g. a user's history read with the item vectors).
+    """
+    def fail(why):
+        return ValueError(f"`{name}` must be a list of field objects such "
+                          f"as {FIELD_EXAMPLE}; {why}. Received: "
+                          f"{name}={value!r:.200}")
+
+    items = value
+    if isinstance(value, str):
+        try:
+            items = json.loads(value) if value.strip() else []
+        except ValueError as e:
+            raise fail(f"not JSON ({e})") from None
+    if not isinstance(items, (list, tuple)):
+        raise fail("not a list")
+    fields, names = [], set()
+    for index, item in enumerate(items):
+        where = f"field {index}"
+        if not isinstance(item, dict):
+            raise fail(f"{where} is not an object")
+        unknown = sorted(set(item) - set(_FIELD_KEYS))
+        if unknown:
+            raise fail(f"{where} has unknown keys {unknown}; valid keys: "
+                       f"{list(_FIELD_KEYS)}")
+        field = {"max_seq_len": 1, "weighted": False, "combiner": "mean",
+                 "l2": None, "embedding": None, **item}
+        if not isinstance(field.get("name"), str) or not _FIELD_NAME_RE.match(
+                field["name"]) or field["name"].endswith("weights"):
+            raise fail(f"{where}: `name` must be lower-case letters, digits "
+                       "and '_', starting with a letter, not ending in "
+                       "'weights'")
+        if field["name"] in names:
+            raise fail(f"{where}: name {field['name']!r} repeats")
+        names.add(field["name"])
+        for key, low, high in (("vocab_size", 2, 3_000_000),
+                               ("max_seq_len", 1, 5000)):
+            v = field.get(key)
+            if isinstance(v, bool) or not isinstance(v, int) or not (
+                    low <= v <= high):
+                raise fail(f"{where}: `{key}` must be an integer in "
+                           f"[{low}, {high}]")
+        if not isinstance(field["weighted"], bool):
+            raise fail(f"{where}: `weighted` must be true or false")
+        l2 = field["l2"]
+        if l2 is not None and (isinstance(l2, bool) or not isinstance(
+                l2, (int, float)) or not 0 <= l2 <= 100):
+            raise fail(f"{where}: `l2` must be null or a number in [0, 100]")
+        if field["embedding"] not in (None, "in0", "in1"):
+            raise fail(f"{where}: `embedding` must be null, 'in0' or 'in1'")
+        if field["combiner"] not in FIELD_COMBINERS:
+            raise fail(f"{where}: `combiner` must be one of "
+                       f"{list(FIELD_COMBINERS)}")
+        fields.append({key: field[key] for key in _FIELD_KEYS})
+    return fields
+
+
 def parse_comparator_list(value, name="comparator_list"):
     """`"hadamard, concat"` or a sequence of names -> list of names."""
     if isinstance(value, str):
@@ -407,6 +496,8 @@ def parse_value(name, value):
         if not isinstance(value, str) or not _FILENAME_RE.match(value):
             raise _error(spec, value)
         return value
+    if spec.kind == "fields":
+        return parse_fields(value, name)
     return parse_comparator_list(value, name)
 
 
@@ -606,6 +697,24 @@ def _check_cross_field(resolved):
                     f"embedding, so `enc1_{field}` must be empty or equal "
                     f"`enc0_{field}`. Received: enc0_{field}={v0!r}, "
                     f"enc1_{field}={v1!r}")
+    for prefix in ("enc0", "enc1"):
+        if (resolved[f"{prefix}_id_bias"]
+                and resolved["output_layer"] != "mean_squared_error"):
+            raise ValueError(
+                f"`{prefix}_id_bias=True` adds a scalar per id to the "
+                "regression output, so it needs `output_layer="
+                "'mean_squared_error'`. Received: output_layer="
+                f"{resolved['output_layer']!r}")
+    for prefix in ("enc0", "enc1"):
+        for field in resolved[f"{prefix}_fields"]:
+            _check_shared_field_table(resolved, prefix, field)
+    if (resolved["tied_encoder_weights"]
+            and resolved["enc0_fields"] != resolved["enc1_fields"]):
+        raise ValueError(
+            "`tied_encoder_weights=True` uses encoder 0 for both inputs, so "
+            "`enc1_fields` must equal `enc0_fields`. Received: enc0_fields="
+            f"{resolved['enc0_fields']!r}, enc1_fields="
+            f"{resolved['enc1_fields']!r}")
     if (resolved["negative_sampling_rate"] > 0
             and resolved["output_layer"] != "softmax"):
         raise ValueError(
@@ -616,12 +725,44 @@ def _check_cross_field(resolved):
         )
 
 
+def input_keys(hp, sides=("in0", "in1")):
+    """The record keys of `sides` in resolved hyperparameters, in order:
+    the sides' ids, then each extra field (and its `_weights`)."""
+    keys = list(sides)
+    for side in sides:
+        for field in hp.get(f"enc{side[-1]}_fields", []):
+            key = f"{side}_{field['name']}"
+            keys += [key, key + "_weights"] if field["weighted"] else [key]
+    return keys
+
+
+def _check_shared_field_table(resolved, prefix, field):
+    """A field reading an encoder's token table must fit that table."""
+    side = field["embedding"]
+    if side is None:
+        return
+    enc = f"enc{side[-1]}"
+    sizes = {"vocab_size": (field["vocab_size"],
+                            resolved[f"{enc}_vocab_size"]),
+             "token embedding dim": (resolved["enc_dim"],
+                                     resolved[f"{enc}_token_embedding_dim"])}
+    for what, (mine, table) in sizes.items():
+        if mine != table:
+            raise ValueError(
+                f"Field {field['name']!r} of `{prefix}_fields` reads the "
+                f"token table of `{side}` (`embedding={side!r}`), so its "
+                f"{what} must be the table's: {table}. Received: {mine} "
+                f"(a field's vectors have `enc_dim` columns).")
+
+
 def to_sagemaker_strings(resolved):
     """Renders a resolved dict as SageMaker's string-to-string map."""
     out = {}
     for name, value in resolved.items():
         if isinstance(value, bool):
             out[name] = str(value)
+        elif SPECS[name].kind == "fields":
+            out[name] = json.dumps(value)
         elif isinstance(value, list):
             out[name] = ", ".join(value)
         else:

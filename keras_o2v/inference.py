@@ -10,11 +10,10 @@ import numpy as np
 from keras import ops
 
 from keras_o2v.atomic import atomic_path
-from keras_o2v.data import RecordSpec
 from keras_o2v.data import read_records
 from keras_o2v.instances import CHANNELS
 from keras_o2v.instances import detect_fields
-from keras_o2v.instances import input_specs
+from keras_o2v.instances import record_spec
 from keras_o2v.instances import to_arrays
 
 DEFAULT_BATCH_SIZE = 1024
@@ -33,12 +32,14 @@ def _in_batches(fn, n, batch_size):
     return np.concatenate(out)
 
 
-def _encode_padded(model, channel, ids, batch_size):
-    encoder = getattr(model, f"encoder{channel[-1]}")
-    if not len(ids):
-        return np.zeros((0, encoder.enc_dim), np.float32)
-    return _in_batches(lambda s: encoder(ids[s], training=False), len(ids),
-                       batch_size)
+def _encode_padded(model, channel, arrays, batch_size):
+    """Embeddings of padded `arrays` (`channel` and its extra fields)."""
+    n = len(arrays[channel])
+    if not n:
+        return np.zeros((0, model.hyperparameters["enc_dim"]), np.float32)
+    return _in_batches(
+        lambda s: model.encode(channel, {k: a[s] for k, a in arrays.items()}),
+        n, batch_size)
 
 
 def _score_padded(model, arrays, batch_size):
@@ -52,8 +53,9 @@ def embed(model, instances, channel="in0", batch_size=DEFAULT_BATCH_SIZE):
 
     Args:
         model: a trained `keras_o2v.Object2Vec`.
-        instances: list of dicts holding `channel` (`{"in0": [3, 9]}`) or of
-            id lists (`[3, 9]`).
+        instances: list of dicts holding `channel` (`{"in0": [3, 9]}`, and
+            the side's extra fields for feature-rich objects) or of id
+            lists (`[3, 9]`).
         channel: `"in0"` or `"in1"`.
         batch_size: int. Instances per encoder call.
 
@@ -63,10 +65,10 @@ def embed(model, instances, channel="in0", batch_size=DEFAULT_BATCH_SIZE):
     _check_channel(channel)
     records = [x if isinstance(x, dict) else {channel: x} for x in instances]
     if not records:
-        return _encode_padded(model, channel, [], batch_size)
-    spec = input_specs(model.hyperparameters)[channel]
-    ids = to_arrays(records, {channel: spec})[channel]
-    return _encode_padded(model, channel, ids, batch_size)
+        return _encode_padded(model, channel, {channel: []}, batch_size)
+    arrays = to_arrays(records, record_spec(model.hyperparameters,
+                                            (channel,)))
+    return _encode_padded(model, channel, arrays, batch_size)
 
 
 def predict(model, instances, batch_size=DEFAULT_BATCH_SIZE):
@@ -94,10 +96,9 @@ def predict(model, instances, batch_size=DEFAULT_BATCH_SIZE):
     """
     instances = list(instances)
     fields = detect_fields(instances)
-    specs = input_specs(model.hyperparameters)
-    arrays = to_arrays(instances, {f: specs[f] for f in fields})
+    arrays = to_arrays(instances, record_spec(model.hyperparameters, fields))
     if len(fields) == 1:
-        return _encode_padded(model, fields[0], arrays[fields[0]], batch_size)
+        return _encode_padded(model, fields[0], arrays, batch_size)
     return _score_padded(model, arrays, batch_size)
 
 
@@ -111,13 +112,15 @@ def embed_file(model, input_path, output_path, channel="in0",
         int, the number of embeddings written.
     """
     _check_channel(channel)
-    spec = RecordSpec({channel: input_specs(model.hyperparameters)[channel]})
+    spec = record_spec(model.hyperparameters, (channel,))
     count = 0
     with atomic_path(output_path) as tmp, open(tmp, "w") as out:
         for records in read_records(input_path, spec, batch_size):
-            ragged = records.in0 if channel == "in0" else records.in1
-            vectors = _encode_padded(model, channel, ragged.to_padded(),
-                                     batch_size)
+            inputs = records.inputs()
+            vectors = _encode_padded(
+                model, channel,
+                {key: inputs[key].to_padded() for key in spec.keys()},
+                batch_size)
             for vector in vectors:
                 out.write(json.dumps(
                     {"embeddings": [float(v) for v in vector]}) + "\n")

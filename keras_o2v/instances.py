@@ -20,6 +20,7 @@ from keras_o2v.data.jsonl import InputSpec
 from keras_o2v.data.jsonl import RecordSpec
 from keras_o2v.data.jsonl import records_from_parsed
 from keras_o2v.data.jsonl import check_record
+from keras_o2v.data.jsonl import field_specs
 
 CHANNELS = ("in0", "in1")
 EXAMPLE_INSTANCE = '{"in0": [6, 17, 606], "in1": [16, 21]}'
@@ -29,6 +30,14 @@ MAX_INFER_SEQLEN = 5000
 
 def instance_name(index):
     return f"instance {index}"
+
+
+def record_spec(hp, sides=CHANNELS, max_seqlens=None):
+    """The `RecordSpec` of instances holding `sides` of a model's inputs:
+    their ids and, for feature-rich objects, their extra fields."""
+    specs = input_specs(hp, max_seqlens)
+    return RecordSpec({side: specs[side] for side in sides},
+                      fields=field_specs(hp, sides))
 
 
 def input_specs(hp, max_seqlens=None):
@@ -105,7 +114,7 @@ def _fast_records(instances, spec):
     try:
         tokens = itertools.chain.from_iterable(
             instance[field] for instance in instances
-            for field in spec.inputs)
+            for field in (*spec.inputs, *spec.fields))
         # The exact type, so that JSON booleans (numpy would read them as
         # 1 and 0) and floats take the instance-by-instance path.
         if set(map(type, tokens)) != {int}:
@@ -120,17 +129,20 @@ def to_arrays(instances, specs, locate=instance_name):
 
     Args:
         instances: list of dicts holding every field of `specs`.
-        specs: dict field -> `InputSpec` (vocab size, truncation length).
+        specs: dict field -> `InputSpec` (vocab size, truncation length),
+            or a `RecordSpec` (with the extra fields of feature-rich
+            objects: see `record_spec`).
         locate: index -> name used in errors.
 
     Returns:
-        dict field -> int32 array `(len(instances), longest)`, padded with
-        trailing 0s after truncation.
+        dict key -> array `(len(instances), longest)`, padded with
+        trailing 0s after truncation: int32 ids, float32 token weights.
 
     Raises:
         ValueError: naming the first bad instance and field.
     """
-    spec = RecordSpec(dict(specs))
+    spec = specs if isinstance(specs, RecordSpec) else RecordSpec(
+        dict(specs))
     records = _fast_records(instances, spec)
     if records is None:
         for index, instance in enumerate(instances):
@@ -138,4 +150,5 @@ def to_arrays(instances, specs, locate=instance_name):
         raise AssertionError(  # the two checks disagree
             f"{len(instances)} instances failed validation but no instance "
             "was found invalid.")
-    return {field: getattr(records, field).to_padded() for field in specs}
+    inputs = records.inputs()
+    return {key: inputs[key].to_padded() for key in spec.keys()}

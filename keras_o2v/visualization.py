@@ -430,15 +430,18 @@ def visualize_files(output=None, projector_dir=None, *, model=None,
         vectors = vectors[keep]
     else:
         from keras_o2v.inference import embed
-        from keras_o2v.instances import input_specs
+        from keras_o2v.instances import record_spec
         from keras_o2v.instances import to_arrays
 
         if callable(model) and not hasattr(model, "hyperparameters"):
             model = model()
-        picked = [{channel: rows[i][channel]} for i in keep]
+        spec = record_spec(model.hyperparameters, (channel,))
+        # The side's ids and extra fields; a missing one is named below.
+        picked = [{key: rows[i][key] for key in spec.keys() if key in rows[i]}
+                  for i in keep]
         # Checked here so that an error names the file line.
-        to_arrays(picked, {channel: input_specs(model.hyperparameters)[
-            channel]}, locate=lambda i: f"{path}:{lines[keep[i]]}")
+        to_arrays(picked, spec,
+                  locate=lambda i: f"{path}:{lines[keep[i]]}")
         vectors = embed(model, picked, channel=channel)
     if labels is not None:
         labels = [labels[i] for i in keep]

@@ -57,8 +57,14 @@ CHOICES = {
 
 def test_every_documented_hyperparameter_is_known():
     assert set(SPECS) - set(EXTENSIONS) == set(NUMERIC) | set(CHOICES)
-    assert EXTENSIONS == ("embedding_l2", "tied_encoder_weights")
-    assert defaults()["embedding_l2"] == 0.0  # off: SageMaker behaviour
+    assert EXTENSIONS == ("embedding_l2", "tied_encoder_weights",
+                          "enc0_fields", "enc1_fields", "enc0_id_bias",
+                          "enc1_id_bias", "bias_l2")
+    # Every extension is off by default: SageMaker behaviour.
+    assert {name: defaults()[name] for name in EXTENSIONS} == {
+        "embedding_l2": 0.0, "tied_encoder_weights": False,
+        "enc0_fields": [], "enc1_fields": [], "enc0_id_bias": False,
+        "enc1_id_bias": False, "bias_l2": 0.0}
 
 
 @pytest.mark.parametrize("name", sorted(NUMERIC))

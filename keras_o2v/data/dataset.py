@@ -93,6 +93,19 @@ def finish_dataset(dataset, num_batches, num_shards):
     return dataset.prefetch(PREFETCH_BATCHES).with_options(options)
 
 
+def input_element_spec(spec):
+    """`(inputs, label)` `tf.TensorSpec`s of a channel read with `spec`:
+    int32 ids and float32 token weights, `(batch, None)` each."""
+    inputs = {key: tf.TensorSpec((None, None), tf.float32
+                                 if key.endswith("_weights") else tf.int32)
+              for key in spec.keys()}
+    if spec.label == "regression":
+        label = tf.TensorSpec((None, 1), tf.float32)
+    else:
+        label = tf.TensorSpec((None,), tf.int32)
+    return inputs, label
+
+
 def auto_workers(files):
     """The `workers="auto"` choice for a channel made of `files`."""
     if not fork_available():
@@ -325,20 +338,17 @@ class JsonlChannel:
             yield carry
 
     def as_tensors(self, records):
-        """`Records` -> `({"in0": ids, "in1": ids}, labels)` numpy arrays."""
+        """`Records` -> `({"in0": ids, "in1": ids, ...}, labels)` numpy
+        arrays: every input the spec reads (extra fields too), padded."""
         labels = records.labels
         if self.spec.label == "regression":
             labels = labels.reshape(-1, 1)
-        return ({"in0": records.in0.to_padded(),
-                 "in1": records.in1.to_padded()}, labels)
+        inputs = records.inputs()
+        return ({key: inputs[key].to_padded() for key in self.spec.keys()},
+                labels)
 
     def element_spec(self):
-        ids = tf.TensorSpec((None, None), tf.int32)
-        if self.spec.label == "regression":
-            label = tf.TensorSpec((None, 1), tf.float32)
-        else:
-            label = tf.TensorSpec((None,), tf.int32)
-        return ({"in0": ids, "in1": ids}, label)
+        return input_element_spec(self.spec)
 
     @property
     def records_per_epoch(self):

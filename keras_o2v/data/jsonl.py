@@ -48,6 +48,26 @@ class InputSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class FieldSpec:
+    """What one extra field of a feature-rich object may hold.
+
+    A keras_o2v extension (hyperparameters `enc0_fields`/`enc1_fields`): the
+    record key is `<side>_<name>` (e.g. `in0_genres`), a list of ids in
+    `[0, vocab_size)` that may be empty; with `weighted`, the key
+    `<side>_<name>_weights` holds one finite number per id.
+    """
+
+    vocab_size: int
+    max_seq_len: int
+    weighted: bool = False
+
+
+def weights_key(key):
+    """The record key of field `key`'s token weights."""
+    return key + "_weights"
+
+
+@dataclasses.dataclass(frozen=True)
 class RecordSpec:
     """What a record must hold.
 
@@ -55,11 +75,16 @@ class RecordSpec:
         inputs: dict field name -> `InputSpec`; the fields each record needs.
         label: `"softmax"`, `"regression"` or `None` (labels not read).
         num_classes: int. Valid softmax labels are `[0, num_classes)`.
+        fields: dict key (`"in0_genres"`) -> `FieldSpec`: the extra fields
+            of the sides in `inputs`. Defaults to none (SageMaker's
+            format). With fields, a key `<side>_...` that is not declared
+            is an error.
     """
 
     inputs: dict
     label: str = None
     num_classes: int = 2
+    fields: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_hyperparameters(cls, hp, with_label=True):
@@ -72,7 +97,30 @@ class RecordSpec:
         if with_label:
             label = ("softmax" if hp["output_layer"] == "softmax"
                      else "regression")
-        return cls(inputs, label, hp["num_classes"])
+        return cls(inputs, label, hp["num_classes"], field_specs(hp))
+
+    def only(self, side):
+        """This spec reading one side (`"in0"`), its fields, no label."""
+        return RecordSpec({side: self.inputs[side]}, fields={
+            key: f for key, f in self.fields.items()
+            if key.startswith(side + "_")})
+
+    def keys(self):
+        """Every record key the spec reads, label excluded."""
+        keys = list(self.inputs)
+        for key, field in self.fields.items():
+            keys += [key, weights_key(key)] if field.weighted else [key]
+        return keys
+
+
+def field_specs(hp, sides=("in0", "in1")):
+    """`{key: FieldSpec}` of the extra fields in resolved hyperparameters."""
+    return {
+        f"{side}_{field['name']}": FieldSpec(
+            field["vocab_size"], field["max_seq_len"], field["weighted"])
+        for side in sides
+        for field in hp.get(f"enc{side[-1]}_fields", [])
+    }
 
 
 def list_files(path):
@@ -202,8 +250,23 @@ def _where(path, lineno, field=None):
 
 
 def _ids_rule(spec):
+    if isinstance(spec, FieldSpec):
+        return (f"Valid: a list (may be empty) of integer ids in "
+                f"[0, {spec.vocab_size - 1}] (0 = padding)")
     return (f"Valid: a non-empty list of integer ids in "
             f"[0, {spec.vocab_size - 1}] (0 = padding)")
+
+
+def _vocab_hint(field):
+    """Which hyperparameter sets the vocabulary of record key `field`."""
+    side, _, name = field.partition("_")
+    if name:
+        return f"`vocab_size` of field {name!r} in `enc{side[-1]}_fields`"
+    return f"`enc{field[-1]}_vocab_size`"
+
+
+def _weights_rule(field):
+    return (f"Valid: a list of finite numbers, one per id of `{field}`")
 
 
 def _label_rule(spec):
@@ -219,7 +282,8 @@ def _check_ids(path, lineno, field, value, spec):
     if not isinstance(value, list):
         raise ValueError(f"{where}: expected a list of ids, got "
                          f"{type(value).__name__} {value!r:.80}. {valid}.")
-    if not value:
+    extra = isinstance(spec, FieldSpec)
+    if not value and not extra:
         raise ValueError(f"{where}: empty list. {valid}.")
     for position, token in enumerate(value):
         if isinstance(token, bool) or not isinstance(token, int):
@@ -231,12 +295,41 @@ def _check_ids(path, lineno, field, value, spec):
         if token >= spec.vocab_size:
             raise ValueError(
                 f"{where}: id {token} at position {position} is >= "
-                f"vocab_size={spec.vocab_size} (set "
-                f"`enc{field[-1]}_vocab_size` to at least {token + 1}). "
-                f"{valid}.")
-    if not any(value):
+                f"vocab_size={spec.vocab_size} (set {_vocab_hint(field)} "
+                f"to at least {token + 1}). {valid}.")
+    if not any(value) and not extra:
         raise ValueError(f"{where}: only padding ids (0); the input is "
                          f"empty. {valid}.")
+
+
+def _check_weights(path, lineno, field, value, ids):
+    key = weights_key(field)
+    where = _where(path, lineno, key)
+    valid = _weights_rule(field)
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: expected a list of weights, got "
+                         f"{type(value).__name__} {value!r:.80}. {valid}.")
+    if len(value) != len(ids):
+        raise ValueError(f"{where}: {len(value)} weights for {len(ids)} ids "
+                         f"in `{field}`. {valid}.")
+    for position, weight in enumerate(value):
+        if isinstance(weight, bool) or not (
+                isinstance(weight, int) or isinstance(weight, float)
+                and math.isfinite(weight)):
+            raise ValueError(f"{where}: weight at position {position} is not "
+                             f"a finite number: {weight!r:.80}. {valid}.")
+
+
+def _undeclared(record, spec):
+    """The first key of a declared side that `spec` does not read."""
+    if not spec.fields:
+        return None  # SageMaker's format: other keys are ignored
+    known = set(spec.keys())
+    for key in record:
+        if key not in known and any(key.startswith(side + "_")
+                                    for side in spec.inputs):
+            return key
+    return None
 
 
 def _check_label(path, lineno, value, spec):
@@ -261,13 +354,24 @@ def check_record(path, lineno, record, spec):
         raise ValueError(f"{_where(path, lineno)}: expected a JSON object "
                          f"such as {EXAMPLE_LINE}, got "
                          f"{type(record).__name__}.")
-    needed = list(spec.inputs) + (["label"] if spec.label else [])
+    needed = spec.keys() + (["label"] if spec.label else [])
     for field in needed:
         if field not in record:
             raise ValueError(f"{_where(path, lineno, field)}: missing. Each "
                              f"record needs {needed}, e.g. {EXAMPLE_LINE}.")
+    unknown = _undeclared(record, spec)
+    if unknown is not None:
+        raise ValueError(
+            f"{_where(path, lineno, unknown)}: unknown field. The declared "
+            f"fields (hyperparameters `enc0_fields`, `enc1_fields`) give "
+            f"the keys {spec.keys()}.")
     for field, input_spec in spec.inputs.items():
         _check_ids(path, lineno, field, record[field], input_spec)
+    for field, field_spec in spec.fields.items():
+        _check_ids(path, lineno, field, record[field], field_spec)
+        if field_spec.weighted:
+            _check_weights(path, lineno, field, record[weights_key(field)],
+                           record[field])
     if spec.label:
         _check_label(path, lineno, record["label"], spec)
 
@@ -330,14 +434,17 @@ def _parse_line(path, lineno, raw, spec=None):
     except orjson.JSONDecodeError as e:
         rules = {}
         if spec is not None:
-            rules = {field: _ids_rule(s) for field, s in spec.inputs.items()}
+            rules = {field: _ids_rule(s) for field, s in
+                     {**spec.inputs, **spec.fields}.items()}
+            rules.update({weights_key(key): _weights_rule(key)
+                          for key, f in spec.fields.items() if f.weighted})
             if spec.label:
                 rules["label"] = _label_rule(spec)
         raise ValueError(malformed_json_message(
             _where(path, lineno), raw, e, rules)) from None
 
 
-def _ids_column(lists, input_spec):
+def _ids_column(lists, input_spec, truncate=True):
     """`Ragged` of one input over a chunk, or None if any record is bad.
 
     The vectorised twin of `_check_ids`: one numpy conversion per chunk.
@@ -345,21 +452,61 @@ def _ids_column(lists, input_spec):
     if not all(type(x) is list for x in lists):
         return None
     lengths = np.fromiter(map(len, lists), np.int64, len(lists))
-    if not lengths.all():
+    extra = isinstance(input_spec, FieldSpec)
+    if not extra and not lengths.all():
         return None
     # np.array (not np.fromiter, which truncates floats) so that any
     # non-integer id shows up in the dtype.
     flat = np.array(list(itertools.chain.from_iterable(lists)))
-    if flat.ndim != 1 or flat.dtype.kind not in "iu" or len(flat) != int(
-            lengths.sum()):
+    if not len(flat):  # extra fields only: every list empty
+        flat = flat.astype(np.int32)
+    elif flat.ndim != 1 or flat.dtype.kind not in "iu" or len(
+            flat) != int(lengths.sum()) or flat.min() < 0 or (
+            flat.max() >= input_spec.vocab_size):
         return None
-    if flat.min() < 0 or flat.max() >= input_spec.vocab_size:
+    if not extra:
+        starts = np.cumsum(lengths) - lengths
+        if not np.add.reduceat(flat != 0, starts).all():
+            return None
+    ragged = Ragged(flat.astype(np.int32), lengths)
+    return ragged.truncate(input_spec.max_seq_len) if truncate else ragged
+
+
+def _weights_column(lists, ids):
+    """float32 `Ragged` of a field's token weights, aligned with `ids`, or
+    None if any record is bad."""
+    if not all(type(x) is list for x in lists):
         return None
-    starts = np.cumsum(lengths) - lengths
-    if not np.add.reduceat(flat != 0, starts).all():
+    lengths = np.fromiter(map(len, lists), np.int64, len(lists))
+    if not np.array_equal(lengths, ids.lengths):
         return None
-    return Ragged(flat.astype(np.int32), lengths).truncate(
-        input_spec.max_seq_len)
+    flat = list(itertools.chain.from_iterable(lists))
+    if any(type(w) not in (int, float) for w in flat):
+        return None
+    values = np.asarray(flat, np.float64)
+    if not np.isfinite(values).all():
+        return None
+    return Ragged(values.astype(np.float32), lengths)
+
+
+def _fields_columns(records, spec):
+    """`{key: Ragged}` of the extra fields (and weights), or None if any
+    record is bad."""
+    columns = {}
+    for key, field in spec.fields.items():
+        ids = _ids_column([r[key] for r in records], field, truncate=False)
+        if ids is None:
+            return None
+        if field.weighted:
+            weights = _weights_column([r[weights_key(key)] for r in records],
+                                      ids)
+            if weights is None:
+                return None
+            columns[weights_key(key)] = weights.truncate(field.max_seq_len)
+        columns[key] = ids.truncate(field.max_seq_len)
+    if spec.fields and any(_undeclared(r, spec) for r in records):
+        return None
+    return columns
 
 
 def _labels_column(labels, spec):
@@ -396,11 +543,14 @@ def records_from_parsed(records, spec):
                 return None
         else:
             labels = np.zeros(len(records), np.int32)
+        extra = _fields_columns(records, spec)
+        if extra is None:
+            return None
     except (KeyError, TypeError, ValueError, OverflowError):
         return None
     empty = Ragged.empty()
     return Records(columns.get("in0", empty), columns.get("in1", empty),
-                   labels)
+                   labels, extra)
 
 
 def _check_chunk(file, first_lineno, lines, spec):

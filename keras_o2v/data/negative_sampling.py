@@ -49,10 +49,10 @@ def make_negatives(block, pool, rate, rng):
         hits[redo] = both.in1.rows_equal(owner[redo], draws[redo] + offset)
     for k in np.flatnonzero(hits):
         draws[k] = _draw_different(both, owner[k], offset, rng)
-    in0 = block.in0.take(owner)
-    in1 = pool.in1.take(draws)
-    labels = np.zeros(len(owner), block.labels.dtype)
-    return Records(in0, in1, labels)
+    # `in1` and its extra fields come from the drawn record together.
+    negatives = block.take(owner).with_side("in1", pool, draws)
+    negatives.labels = np.zeros(len(owner), block.labels.dtype)
+    return negatives
 
 
 def _draw_different(both, owner, offset, rng):

@@ -45,7 +45,6 @@ from keras_o2v.data.jsonl import DEFAULT_CHUNK_LINES
 from keras_o2v.data.jsonl import list_files
 from keras_o2v.data.jsonl import parse_line_chunk
 from keras_o2v.data.jsonl import read_line_chunks
-from keras_o2v.data.records import Ragged
 from keras_o2v.data.records import Records
 
 # 1 MiB of JSON Lines is ~1,800 pairs of 50 ids: small enough that a
@@ -226,17 +225,19 @@ def _reraise(type_name, text, who):
 def _slice_records(records, offsets, a, b):
     """Records `[a, b)`, as views; `offsets` = value offsets per input."""
 
-    def ragged(r, off):
+    def ragged(key, r):
         if not len(r):  # an input the spec does not read
             return r
-        return Ragged(r.values[off[a]:off[b]], r.lengths[a:b])
+        return r.slice(a, b, offsets[key])
 
-    return Records(ragged(records.in0, offsets[0]),
-                   ragged(records.in1, offsets[1]), records.labels[a:b])
+    inputs = {key: ragged(key, r) for key, r in records.inputs().items()}
+    return Records(inputs.pop("in0"), inputs.pop("in1"), records.labels[a:b],
+                   inputs)
 
 
-def _offsets(ragged):
-    return np.concatenate([[0], np.cumsum(ragged.lengths)])
+def _offsets(records):
+    return {key: np.concatenate([[0], np.cumsum(r.lengths)])
+            for key, r in records.inputs().items()}
 
 
 class _Rechunker:
@@ -255,7 +256,7 @@ class _Rechunker:
             ids = (self.lines + index) // self.chunk_lines
             cuts = np.flatnonzero(np.diff(ids)) + 1
             bounds = [0, *cuts.tolist(), len(ids)]
-            offsets = (_offsets(records.in0), _offsets(records.in1))
+            offsets = _offsets(records)
             for a, b in zip(bounds, bounds[1:]):
                 if ids[a] != self.current:
                     yield from self.flush()

@@ -64,8 +64,10 @@ from keras_o2v.data.dataset import check_batching
 from keras_o2v.data.dataset import check_on_error
 from keras_o2v.data.dataset import epoch_counts
 from keras_o2v.data.dataset import finish_dataset
+from keras_o2v.data.dataset import input_element_spec
 from keras_o2v.data.jsonl import DEFAULT_CHUNK_LINES
 from keras_o2v.data.jsonl import ChannelStats
+from keras_o2v.data.jsonl import FieldSpec
 from keras_o2v.data.jsonl import InputSpec
 from keras_o2v.data.jsonl import RecordSpec
 from keras_o2v.data.jsonl import list_files
@@ -82,7 +84,6 @@ MAX_REDRAWS = 10
 # Rows are stored whole: read with this max_seq_len, nothing is cut.
 _WHOLE = 2**31 - 1
 _MIN_SPLIT_BYTES = 1 << 20
-_FEATURES = ("len0", "len1", "ids0", "ids1", "label")
 _RECONVERT = ("Reconvert the JSON Lines with `keras-o2v convert` "
               "(keras_o2v.data.prepared.convert).")
 
@@ -137,6 +138,11 @@ def encode_block(records):
         "ids1": records.in1.values.astype("<i4").tobytes(),
         "label": records.labels.astype("<f4").tobytes(),
     }
+    for key, ragged in records.extra.items():
+        # Extra fields: int32 ids, or float32 token weights (`*_weights`).
+        dtype = "<f4" if key.endswith("_weights") else "<i4"
+        values["len:" + key] = ragged.lengths.astype("<i4").tobytes()
+        values["val:" + key] = ragged.values.astype(dtype).tobytes()
     entries = b"".join(
         _field(1, _field(1, key.encode()) + _field(2, _field(1, _field(1, v))))
         for key, v in values.items())
@@ -159,6 +165,10 @@ def _block_stats(records, spec):
                     int(records.in1.lengths.max())],
         "max_id": [int(records.in0.values.max()),
                    int(records.in1.values.max())],
+        "fields": {key: {"max_len": int(r.lengths.max()),
+                         "max_id": int(r.values.max(initial=0))}
+                   for key, r in records.extra.items()
+                   if not key.endswith("_weights")},
     }
 
 
@@ -178,6 +188,9 @@ def _merge_stats(total, part):
                                                 part["max_len"])]
     out["max_id"] = [max(a, b) for a, b in zip(total["max_id"],
                                                part["max_id"])]
+    out["fields"] = {key: {stat: max(value, part["fields"][key][stat])
+                           for stat, value in field.items()}
+                     for key, field in total["fields"].items()}
     return out
 
 
@@ -239,7 +252,9 @@ def _whole_rows(spec):
     """`spec` with no truncation: prepared data keeps rows whole."""
     inputs = {name: InputSpec(s.vocab_size, _WHOLE)
               for name, s in spec.inputs.items()}
-    return RecordSpec(inputs, spec.label, spec.num_classes)
+    fields = {key: FieldSpec(f.vocab_size, _WHOLE, f.weighted)
+              for key, f in spec.fields.items()}
+    return RecordSpec(inputs, spec.label, spec.num_classes, fields)
 
 
 def _plan_tasks(files, workers):
@@ -507,8 +522,15 @@ def _manifest(spec, files, block_records, totals, shards):
         "max_len": {"in0": totals["max_len"][0],
                     "in1": totals["max_len"][1]},
         "max_id": {"in0": totals["max_id"][0], "in1": totals["max_id"][1]},
+        # Extra fields of feature-rich objects (`enc0_fields`...): bytes
+        # features `len:<key>` and `val:<key>` (weights: `<key>_weights`).
+        "fields": {key: {**totals["fields"][key],
+                         "weighted": spec.fields[key].weighted}
+                   for key in spec.fields},
         "spec": {"inputs": {name: dataclasses.asdict(s)
                             for name, s in spec.inputs.items()},
+                 "fields": {key: dataclasses.asdict(f)
+                            for key, f in spec.fields.items()},
                  "label": spec.label, "num_classes": spec.num_classes},
         "sources": [os.path.abspath(f) for f in files],
         "shards": shards,
@@ -593,6 +615,25 @@ def check_spec(manifest, spec, path):
                 f"{file}: `{name}` holds id {max_id}, >= vocab_size="
                 f"{spec.inputs[name].vocab_size}. Set `enc{name[-1]}"
                 f"_vocab_size` to at least {max_id + 1}.")
+    stored = manifest.get("fields", {})
+    for key, field in spec.fields.items():
+        if key not in stored:
+            raise ValueError(
+                f"{file}: the model reads field `{key}`, which this data "
+                f"lacks (it holds {sorted(stored) or 'no extra fields'}). "
+                "Convert with the model's hyperparameters (`keras-o2v "
+                "convert --hyperparameters ...`).")
+        if field.weighted and not stored[key]["weighted"]:
+            raise ValueError(
+                f"{file}: field `{key}` is weighted in the model but was "
+                "converted without weights. Convert with the model's "
+                "hyperparameters (`keras-o2v convert --hyperparameters "
+                "...`).")
+        if field.vocab_size <= stored[key]["max_id"]:
+            raise ValueError(
+                f"{file}: `{key}` holds id {stored[key]['max_id']}, >= its "
+                f"vocab_size={field.vocab_size}. Set the field's "
+                f"`vocab_size` to at least {stored[key]['max_id'] + 1}.")
     labels = manifest["labels"]
     if spec.label == "softmax":
         if not labels["integer"]:
@@ -618,6 +659,15 @@ def manifest_stats(manifest, spec):
                      spec.inputs["in0"].max_seq_len),
         max_len1=min(manifest["max_len"]["in1"],
                      spec.inputs["in1"].max_seq_len))
+
+
+def _ids_key(key):
+    """The ids input of `key` (`in0_tags` for `in0_tags_weights`)."""
+    return key[:-len("_weights")] if key.endswith("_weights") else key
+
+
+def _side(key):
+    return key.partition("_")[0]
 
 
 def _window_blocks(shuffle_buffer, block_records):
@@ -723,12 +773,7 @@ class PreparedChannel:
             self.drop_remainder)
 
     def element_spec(self):
-        ids = tf.TensorSpec((None, None), tf.int32)
-        if self.spec.label == "regression":
-            label = tf.TensorSpec((None, 1), tf.float32)
-        else:
-            label = tf.TensorSpec((None,), tf.int32)
-        return ({"in0": ids, "in1": ids}, label)
+        return input_element_spec(self.spec)
 
     # --- the pipeline ---
 
@@ -768,31 +813,54 @@ class PreparedChannel:
                          tf.cast(epoch, tf.int64) * 1_000_003
                          + tf.cast(step, tf.int64)])
 
-    def _decode(self, raw):
-        """Flat `(ids0, len0, ids1, len1, labels)` of a window of blocks."""
-        features = tf.io.parse_example(
-            raw, {k: tf.io.FixedLenFeature([], tf.string) for k in _FEATURES})
+    def _stored_len(self, key):
+        """Longest row of input `key` in the data (weights: their ids')."""
+        if key in ("in0", "in1"):
+            return self.manifest["max_len"][key]
+        return self.manifest["fields"][_ids_key(key)]["max_len"]
 
-        def column(key, dtype):
-            return tf.io.decode_raw(tf.strings.reduce_join(features[key]),
+    def _limit(self, key):
+        """The spec's truncation length of input `key`."""
+        if key in ("in0", "in1"):
+            return self.spec.inputs[key].max_seq_len
+        return self.spec.fields[_ids_key(key)].max_seq_len
+
+    def _decode(self, raw):
+        """`({key: RaggedTensor}, labels)` of a window of blocks: every
+        input the spec reads (`spec.keys()`)."""
+        names = {"in0": ("len0", "ids0"), "in1": ("len1", "ids1")}
+        keys = self.spec.keys()
+        features = ["label"]
+        for key in keys:
+            features += names.get(key, ("len:" + key, "val:" + key))
+        features = tf.io.parse_example(
+            raw, {k: tf.io.FixedLenFeature([], tf.string) for k in features})
+
+        def column(name, dtype):
+            return tf.io.decode_raw(tf.strings.reduce_join(features[name]),
                                     dtype)
 
-        out = []
-        for i in ("0", "1"):
-            ids, lengths = column("ids" + i, tf.int32), column("len" + i,
-                                                               tf.int32)
-            limit = self.spec.inputs["in" + i].max_seq_len
-            if self.manifest["max_len"]["in" + i] > limit:
+        out = {}
+        for key in keys:
+            lengths_name, values_name = names.get(key, ("len:" + key,
+                                                        "val:" + key))
+            values = column(values_name, tf.float32 if key.endswith(
+                "_weights") else tf.int32)
+            lengths = column(lengths_name, tf.int32)
+            limit = self._limit(key)
+            if self._stored_len(key) > limit:
                 # Keep each row's head, as the JSON Lines reader does.
                 position = tf.ragged.range(lengths).flat_values
-                ids = tf.boolean_mask(ids, position < limit)
+                values = tf.boolean_mask(values, position < limit)
                 lengths = tf.minimum(lengths, limit)
-            out.append(tf.RaggedTensor.from_row_lengths(ids, lengths,
-                                                        validate=False))
-        return out[0], out[1], column("label", tf.float32)
+            out[key] = tf.RaggedTensor.from_row_lengths(values, lengths,
+                                                        validate=False)
+        return out, column("label", tf.float32)
 
-    def _negatives(self, in0, in1, labels, seed):
-        """`rate` negatives per positive, `in1` drawn from the window."""
+    def _negatives(self, columns, labels, seed):
+        """`rate` negatives per positive, `in1` (and its fields) drawn from
+        the window."""
+        in1 = columns["in1"]
         rate = self.negative_sampling_rate
         owner = tf.repeat(tf.where(labels != 0)[:, 0], rate)
         n = tf.shape(labels, out_type=tf.int64)[0]
@@ -819,8 +887,10 @@ class PreparedChannel:
         _, draws, _ = tf.while_loop(
             lambda k, d, h: (k <= MAX_REDRAWS) & tf.reduce_any(h), redraw,
             (tf.constant(1), draws, hits(draws)))
-        return (tf.gather(in0, owner), tf.gather(in1, draws),
-                tf.zeros(tf.shape(owner), tf.float32))
+        negatives = {key: tf.gather(ragged, draws if _side(key) == "in1"
+                                    else owner)
+                     for key, ragged in columns.items()}
+        return negatives, tf.zeros(tf.shape(owner), tf.float32)
 
     def _order(self, in0, in1, n, seed, offset):
         """Record order of a window: shuffled or bucketed batches.
@@ -850,10 +920,9 @@ class PreparedChannel:
         return tf.concat([order[:head], tf.reshape(batches, [-1]),
                           order[full:]], 0)
 
-    def _width(self, field):
-        """Columns of the dense rows of `field`: its longest kept row."""
-        return min(self.manifest["max_len"][field],
-                   self.spec.inputs[field].max_seq_len)
+    def _width(self, key):
+        """Columns of the dense rows of input `key`: its longest kept row."""
+        return min(self._stored_len(key), self._limit(key))
 
     def _window(self, step, raw, offset, epoch):
         """Decodes a window, adds negatives, orders it: dense rows out.
@@ -862,21 +931,22 @@ class PreparedChannel:
         every window has the same row shape and `rebatch` can cut batches
         across windows; each batch is cut to its own longest row later.
         """
-        in0, in1, labels = self._decode(raw)
+        columns, labels = self._decode(raw)
         seed = self._seed_of(epoch, step)
         if self.negative_sampling_rate > 0:
-            n0, n1, ny = self._negatives(in0, in1, labels, seed)
-            in0 = tf.concat([in0, n0], 0)
-            in1 = tf.concat([in1, n1], 0)
+            negatives, ny = self._negatives(columns, labels, seed)
+            columns = {key: tf.concat([ragged, negatives[key]], 0)
+                       for key, ragged in columns.items()}
             labels = tf.concat([labels, ny], 0)
         n = tf.shape(labels)[0]
-        order = self._order(in0, in1, n,
+        order = self._order(columns["in0"], columns["in1"], n,
                             tf.random.experimental.stateless_fold_in(seed, 2),
                             offset)
         out = []
-        for ids, field in ((in0, "in0"), (in1, "in1")):
+        for key in self.spec.keys():
+            ids = columns[key]
             # Padding, then a dense gather: cheaper than gathering ragged rows.
-            dense = ids.to_tensor(shape=[None, self._width(field)])
+            dense = ids.to_tensor(shape=[None, self._width(key)])
             out += [tf.gather(dense, order),
                     tf.gather(tf.cast(ids.row_lengths(), tf.int32), order)]
         return (*out, tf.gather(labels, order))
@@ -894,15 +964,21 @@ class PreparedChannel:
                 tf.cast(labels != 0, tf.int32))
         return tf.cast(records, tf.int64)
 
-    def _pad(self, d0, l0, d1, l1, labels):
-        """One batch: its rows, cut to its longest row."""
-        in0 = d0[:, :tf.reduce_max(l0)]
-        in1 = d1[:, :tf.reduce_max(l1)]
+    def _pad(self, *columns):
+        """One batch: each input's rows cut to its longest row.
+
+        `columns` is `_window`'s output: `(dense, lengths)` per input of
+        `spec.keys()`, then the labels.
+        """
+        *columns, labels = columns
+        inputs = {key: dense[:, :tf.reduce_max(lengths)]
+                  for key, dense, lengths in zip(
+                      self.spec.keys(), columns[::2], columns[1::2])}
         if self.spec.label == "regression":
             labels = tf.reshape(labels, [-1, 1])
         else:
             labels = tf.cast(labels, tf.int32)
-        return {"in0": in0, "in1": in1}, labels
+        return inputs, labels
 
     def _epoch(self, epoch, on_error):
         """The batches of one epoch, a dataset of TensorFlow ops only."""

@@ -1,8 +1,10 @@
 """Ragged batches of pair records as flat numpy arrays.
 
-A `Ragged` holds many int32 sequences as one flat `values` array plus
-`lengths`; `Records` holds the `in0`/`in1` sequences and labels of many
-pairs. All operations are vectorised: no Python loop per record.
+A `Ragged` holds many sequences (int32 ids, or float32 token weights) as one
+flat `values` array plus `lengths`; `Records` holds the `in0`/`in1` sequences
+and labels of many pairs, and the extra fields of feature-rich objects
+(`in0_genres`, `in0_genres_weights`, ...). All operations are vectorised: no
+Python loop per record.
 """
 
 import dataclasses
@@ -12,7 +14,7 @@ import numpy as np
 
 @dataclasses.dataclass
 class Ragged:
-    values: np.ndarray  # int32, all sequences back to back
+    values: np.ndarray  # int32 ids (or float32 weights), back to back
     lengths: np.ndarray  # int64, one per sequence
 
     def __len__(self):
@@ -47,10 +49,18 @@ class Ragged:
         return Ragged(self.values[position < max_len],
                       np.minimum(self.lengths, max_len))
 
+    def slice(self, a, b, offsets=None):
+        """Sequences `[a, b)` as views; `offsets`: cumulative lengths with a
+        leading 0 (computed if not given)."""
+        if offsets is None:
+            offsets = np.concatenate([[0], np.cumsum(self.lengths)])
+        return Ragged(self.values[offsets[a]:offsets[b]], self.lengths[a:b])
+
     def to_padded(self):
-        """Dense `(n, max_len)` int32 array padded with trailing 0s."""
+        """Dense `(n, max_len)` array (the values' dtype), padded with
+        trailing 0s."""
         width = int(self.lengths.max()) if len(self.lengths) else 0
-        out = np.zeros((len(self.lengths), width), np.int32)
+        out = np.zeros((len(self.lengths), width), self.values.dtype)
         rows = np.repeat(np.arange(len(self.lengths)), self.lengths)
         cols = np.arange(len(self.values)) - np.repeat(self.starts,
                                                        self.lengths)
@@ -71,22 +81,46 @@ class Ragged:
 
 @dataclasses.dataclass
 class Records:
+    """`in0`, `in1` and labels of many pairs, plus `extra` fields.
+
+    `extra` maps a field's key (`"in0_genres"`, and `"in0_genres_weights"`
+    for its token weights, aligned with its ids) to a `Ragged`; a field
+    belongs to the side its key starts with.
+    """
+
     in0: Ragged
     in1: Ragged
     labels: np.ndarray
+    extra: dict = dataclasses.field(default_factory=dict)
 
     def __len__(self):
         return len(self.labels)
+
+    def inputs(self):
+        """Every input field: `{"in0": Ragged, "in1": Ragged, **extra}`."""
+        return {"in0": self.in0, "in1": self.in1, **self.extra}
 
     @classmethod
     def concat(cls, parts):
         return cls(Ragged.concat([p.in0 for p in parts]),
                    Ragged.concat([p.in1 for p in parts]),
-                   np.concatenate([p.labels for p in parts]))
+                   np.concatenate([p.labels for p in parts]),
+                   {key: Ragged.concat([p.extra[key] for p in parts])
+                    for key in parts[0].extra})
 
     def take(self, indices):
         return Records(self.in0.take(indices), self.in1.take(indices),
-                       self.labels[np.asarray(indices, np.int64)])
+                       self.labels[np.asarray(indices, np.int64)],
+                       {key: r.take(indices) for key, r in self.extra.items()})
+
+    def with_side(self, side, other, indices):
+        """These records with side `side` ("in1") and its extra fields
+        replaced by `other`'s rows `indices` (negative sampling)."""
+        taken = {key: r.take(indices) for key, r in other.inputs().items()
+                 if key == side or key.startswith(side + "_")}
+        extra = {key: taken.get(key, r) for key, r in self.extra.items()}
+        return Records(taken.get("in0", self.in0), taken.get("in1", self.in1),
+                       self.labels, extra)
 
     def split(self, n):
         """(first `n` records, the rest)."""

@@ -7,6 +7,9 @@ from keras_o2v.hyperparameters import ENCODERS
 from keras_o2v.hyperparameters import resolve_hyperparameters
 from keras_o2v.layers import MLP
 from keras_o2v.layers import Comparator
+from keras_o2v.layers import FieldEncoder
+from keras_o2v.layers import IdBias
+from keras_o2v.layers.encoders.base import new_seed
 from keras_o2v.optimizers import LAZY_OPTIMIZERS
 
 _OPTIMIZERS = {
@@ -32,11 +35,12 @@ SAGEMAKER_METRICS = {
 }
 
 
-def make_encoder(hp, prefix, name, token_embedding=None):
+def make_encoder(hp, prefix, name, token_embedding=None, seed=None):
     """Builds the encoder that `hp` (resolved) describes for `prefix`.
 
     The registry entry of `hp["<prefix>_network"]` (`ENCODERS`) gives the
     layer class and which `<prefix>_*` settings it takes as which argument.
+    `seed` seeds its initialisers (see `keras_o2v.layers.Encoder`).
     """
     entry = ENCODERS[hp[f"{prefix}_network"]]
     knobs = {argument: hp[f"{prefix}_{setting}"]
@@ -50,6 +54,7 @@ def make_encoder(hp, prefix, name, token_embedding=None):
         # Frozen pretrained vectors freeze only the rows found in the file.
         freezable_rows=bool(hp[f"{prefix}_pretrained_embedding_file"]
                             and hp[f"{prefix}_freeze_pretrained_embedding"]),
+        seed=seed,
         name=name,
         **knobs,
     )
@@ -60,14 +65,75 @@ def make_encoders(hp):
 
     With `tied_encoder_weights` both are the same layer; with
     `tied_token_embedding_weight` encoder 1 reuses encoder 0's token table.
+    Both get one seed, so two towers of one network start with the same
+    weights: their encodings start in one space, where `hadamard` and
+    `abs_diff` compare like with like. Two independently drawn towers must
+    first learn to align, which a small data set does not teach (STS-B's
+    two `bilstm` towers: Pearson 0.39 with independent draws, 0.65 with one
+    seed; examples/README.md).
     """
-    encoder0 = make_encoder(hp, "enc0", "encoder0")
+    seed = new_seed()
+    encoder0 = make_encoder(hp, "enc0", "encoder0", seed=seed)
     if hp["tied_encoder_weights"]:
         return encoder0, encoder0
     shared = (encoder0.token_embedding
               if hp["tied_token_embedding_weight"] else None)
     return encoder0, make_encoder(hp, "enc1", "encoder1",
-                                  token_embedding=shared)
+                                  token_embedding=shared, seed=seed)
+
+
+def make_field_encoders(hp, side, shared=None, encoders=None):
+    """`{record key: FieldEncoder}` of the extra fields of `side` ("in0").
+
+    `shared` (side 0's, with `tied_encoder_weights`) is reused under side 1's
+    keys: the fields are then the same layers, as the encoders are.
+    `encoders` (`(encoder0, encoder1)`) lends its token tables to fields
+    declared with `"embedding": "in0"` or `"in1"`.
+    """
+    fields = hp[f"enc{side[-1]}_fields"]
+    if shared is not None:
+        return {f"{side}_{f['name']}": shared[f"in0_{f['name']}"]
+                for f in fields}
+    layers = {}
+    for f in fields:
+        table = None
+        if f.get("embedding"):
+            table = encoders[int(f["embedding"][-1])].token_embedding
+        layers[f"{side}_{f['name']}"] = FieldEncoder(
+            f["vocab_size"], hp["enc_dim"], combiner=f["combiner"],
+            weighted=f["weighted"],
+            embedding_l2=(hp["embedding_l2"] if f.get("l2") is None
+                          else f["l2"]),
+            token_embedding=table, name=f"{side}_{f['name']}_encoder")
+    return layers
+
+
+def encode_side(encoder, field_encoders, inputs, side, training=None):
+    """A side's encoding: its encoder's, plus each extra field's.
+
+    Args:
+        encoder: the side's encoder layer.
+        field_encoders: `make_field_encoders` of the side.
+        inputs: dict holding `side` and its fields' keys (`in0_genres`,
+            `in0_genres_weights`).
+    """
+    encoding = encoder(inputs[side], training=training)
+    for key, layer in field_encoders.items():
+        weights = inputs[key + "_weights"] if layer.weighted else None
+        encoding = encoding + layer(inputs[key], weights)
+    return encoding
+
+
+def field_inputs(hp, side):
+    """`keras.Input`s of the extra fields of `side`, by record key."""
+    inputs = {}
+    for f in hp[f"enc{side[-1]}_fields"]:
+        key = f"{side}_{f['name']}"
+        inputs[key] = keras.Input((None,), dtype="int32", name=key)
+        if f["weighted"]:
+            inputs[key + "_weights"] = keras.Input(
+                (None,), dtype="float32", name=key + "_weights")
+    return inputs
 
 
 @register
@@ -78,6 +144,14 @@ class Object2Vec(keras.Model):
     `(batch, None)`, 0 = padding) and, for `output_layer="softmax"`,
     probabilities over `num_classes`, or for `"mean_squared_error"` one
     regression value per pair, shape `(batch, 1)`.
+
+    Feature-rich objects (`enc0_fields`, `enc1_fields`): one more input per
+    extra field (`in0_genres`, and float32 `in0_genres_weights` for a
+    weighted one), each pooled by a `FieldEncoder` layer
+    (`in0_genres_encoder`) whose output is added to its side's encoding;
+    `encode(side, inputs)` gives that sum. With `encX_id_bias`, an `IdBias`
+    layer (`in0_bias`) adds a learned scalar per id to the regression
+    output.
 
     The encoders are the layers `encoder0` and `encoder1` (also the properties
     of the same names): call them on ids to get embeddings. With
@@ -109,15 +183,29 @@ class Object2Vec(keras.Model):
         else:
             head = keras.layers.Dense(1, dtype="float32", name="output")
 
+        fields0 = make_field_encoders(hp, "in0",
+                                      encoders=(encoder0, encoder1))
+        fields1 = make_field_encoders(
+            hp, "in1", fields0 if hp["tied_encoder_weights"] else None,
+            encoders=(encoder0, encoder1))
+        biases = [
+            IdBias(hp[f"enc{i}_vocab_size"], l2=hp["bias_l2"],
+                   dtype="float32", name=f"in{i}_bias")
+            if hp[f"enc{i}_id_bias"] else None for i in (0, 1)]
+
         # === Functional Model ===
-        in0 = keras.Input((None,), dtype="int32", name="in0")
-        in1 = keras.Input((None,), dtype="int32", name="in1")
-        x = comparator(encoding_dropout(encoder0(in0)),
-                       encoding_dropout(encoder1(in1)))
+        inputs = {"in0": keras.Input((None,), dtype="int32", name="in0"),
+                  "in1": keras.Input((None,), dtype="int32", name="in1"),
+                  **field_inputs(hp, "in0"), **field_inputs(hp, "in1")}
+        x = comparator(
+            encoding_dropout(encode_side(encoder0, fields0, inputs, "in0")),
+            encoding_dropout(encode_side(encoder1, fields1, inputs, "in1")))
         outputs = head(mlp(x))
+        for side, bias in zip(("in0", "in1"), biases):
+            if bias is not None:
+                outputs = outputs + bias(inputs[side])
         kwargs.setdefault("name", "object2vec")
-        super().__init__(inputs={"in0": in0, "in1": in1}, outputs=outputs,
-                         **kwargs)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         # === Config ===
         self.hyperparameters = hp
@@ -131,6 +219,26 @@ class Object2Vec(keras.Model):
         if self.hyperparameters["tied_encoder_weights"]:
             return self.encoder0  # one layer serves both inputs
         return self.get_layer("encoder1")
+
+    def field_encoders(self, side):
+        """`{record key: FieldEncoder}` of the extra fields of `side`."""
+        return {f"{side}_{f['name']}": self.get_layer(
+                    f"{self._field_side(side)}_{f['name']}_encoder")
+                for f in self.hyperparameters[f"enc{side[-1]}_fields"]}
+
+    def _field_side(self, side):
+        return "in0" if self.hyperparameters["tied_encoder_weights"] else side
+
+    def encode(self, side, inputs):
+        """Embeddings of one side (`"in0"` or `"in1"`), in inference mode.
+
+        `inputs` holds `side` and, for feature-rich objects, the side's
+        extra fields (`in0_genres`, ...): the encoder's output plus each
+        field's, as the model compares them.
+        """
+        encoder = self.encoder0 if side == "in0" else self.encoder1
+        return encode_side(encoder, self.field_encoders(side), inputs, side,
+                           training=False)
 
     def pair_scores(self, inputs):
         """The output for each pair `(in0[i], in1[i])`, in inference mode.

@@ -15,7 +15,9 @@ from keras import ops
 
 from keras_o2v.api_export import register
 from keras_o2v.hyperparameters import resolve_hyperparameters
+from keras_o2v.models.object2vec import encode_side
 from keras_o2v.models.object2vec import make_encoders
+from keras_o2v.models.object2vec import make_field_encoders
 from keras_o2v.models.object2vec import make_optimizer
 from keras_o2v.retrieval.losses import accidental_hits
 from keras_o2v.retrieval.losses import check_similarity
@@ -69,7 +71,20 @@ class RetrievalModel(keras.Model):
         self.temperature = temperature
         self.remove_accidental_hits = remove_accidental_hits
         self.logq_correction = logq_correction
+        for name in ("enc0_id_bias", "enc1_id_bias"):
+            if hp[name]:
+                raise ValueError(
+                    f"A retrieval model ranks by similarity and has no "
+                    f"regression output, so `{name}` must be False. "
+                    f"Received: {name}=True")
         self.encoder0, self.encoder1 = make_encoders(hp)
+        # Extra fields of feature-rich objects, added to each tower's
+        # encoding (a user tower reading the user's history, ...).
+        encoders = (self.encoder0, self.encoder1)
+        self.fields0 = make_field_encoders(hp, "in0", encoders=encoders)
+        self.fields1 = make_field_encoders(
+            hp, "in1", self.fields0 if hp["tied_encoder_weights"] else None,
+            encoders=encoders)
         self.encoding_dropout = keras.layers.Dropout(
             hp["dropout"], name="encoding_dropout")
         self.batch_metrics_k = tuple(int(k) for k in batch_metrics_k)
@@ -85,13 +100,22 @@ class RetrievalModel(keras.Model):
         self.encoder0.build((None, None))
         if self.encoder1 is not self.encoder0:  # tied: one layer, built
             self.encoder1.build((None, None))
+        for layer in (*self.fields0.values(), *self.fields1.values()):
+            layer.build(None)
         self.built = True
 
+    def _tower(self, side, inputs, training=False):
+        if side == "in0":
+            return encode_side(self.encoder0, self.fields0, inputs, side,
+                               training=training)
+        return encode_side(self.encoder1, self.fields1, inputs, side,
+                           training=training)
+
     def call(self, inputs, training=False):
-        query = self.encoding_dropout(self.encoder0(inputs["in0"]),
+        query = self.encoding_dropout(self._tower("in0", inputs, training),
                                       training=training)
-        candidates = self.encoding_dropout(self.encoder1(inputs["in1"]),
-                                           training=training)
+        candidates = self.encoding_dropout(
+            self._tower("in1", inputs, training), training=training)
         return similarity_matrix(query, candidates, self.similarity)
 
     def _log_q(self, x):
@@ -105,10 +129,15 @@ class RetrievalModel(keras.Model):
         return ops.log(ops.maximum(
             ops.cast(x[SAMPLING_PROBABILITY], "float32"), 1e-12))
 
+    def encode(self, side, inputs):
+        """Embeddings of one side (`"in0"` or `"in1"`) of `inputs`, in
+        inference mode (the interface of `Object2Vec.encode`)."""
+        return self._tower(side, inputs)
+
     def pair_scores(self, inputs):
         """`(B, 1)` similarity of each pair `(in0[i], in1[i])`."""
-        query = self.encoder0(inputs["in0"], training=False)
-        candidate = self.encoder1(inputs["in1"], training=False)
+        query = self._tower("in0", inputs)
+        candidate = self._tower("in1", inputs)
         if self.similarity == "cosine":
             query = ops.normalize(query, axis=-1)
             candidate = ops.normalize(candidate, axis=-1)
@@ -222,7 +251,8 @@ def sampling_probabilities(in1):
 
 
 def retrieval_dataset(in0, in1, batch_size, sampling_probability=None,
-                      shuffle=True, seed=None, drop_remainder=True):
+                      shuffle=True, seed=None, drop_remainder=True,
+                      fields=None):
     """`tf.data` of positive pairs from padded id arrays.
 
     Args:
@@ -233,9 +263,14 @@ def retrieval_dataset(in0, in1, batch_size, sampling_probability=None,
         seed: optional int for the shuffle.
         drop_remainder: bool. Keep every softmax the same size. Defaults
             to True.
+        fields: optional dict record key (`"in0_history"`) -> padded array
+            `(n, T)` of the extra fields (int32 ids, float32 weights).
     """
     features = {"in0": np.asarray(in0, np.int32),
                 "in1": np.asarray(in1, np.int32)}
+    for key, values in (fields or {}).items():
+        features[key] = np.asarray(values, np.float32 if key.endswith(
+            "_weights") else np.int32)
     if sampling_probability is not None:
         features[SAMPLING_PROBABILITY] = np.asarray(sampling_probability,
                                                     np.float32)
@@ -286,8 +321,9 @@ def positive_batches(dataset, frequencies=None):
 
     def keep(x, labels):
         positive = tf.reshape(labels, [tf.shape(x["in0"])[0], -1])[:, 0] != 0
-        out = {"in0": tf.boolean_mask(x["in0"], positive),
-               "in1": tf.boolean_mask(x["in1"], positive)}
+        # Every input: the ids and any extra fields of the towers.
+        out = {key: tf.boolean_mask(value, positive)
+               for key, value in x.items()}
         if table is not None:
             out[SAMPLING_PROBABILITY] = tf.gather(table, out["in1"][:, 0])
         return out

@@ -70,6 +70,7 @@ from starlette.routing import Route
 
 from keras_o2v.export import DEFAULT_NAME
 from keras_o2v.export import SIGNATURES
+from keras_o2v.export import signature_inputs
 from keras_o2v.serving import formats
 
 DEFAULT_MAX_PAYLOAD_MB = 6  # SageMaker real-time endpoints' limit
@@ -81,7 +82,6 @@ DEFAULT_MAX_PADDED_IDS = 4_000_000
 # A 6 MB body takes well under a second on any real link.
 DEFAULT_BODY_TIMEOUT_S = 30
 DEFAULT_MAX_CONNECTIONS = 256
-_SIGNATURE_INPUTS = {name: s.inputs for name, s in SIGNATURES.items()}
 
 logger = logging.getLogger(__name__)
 
@@ -212,6 +212,9 @@ def create_app(predictor, model_name=DEFAULT_NAME,
     _check_positive("max_padded_ids", max_padded_ids, int)
     _check_positive("body_timeout_s", body_timeout_s)
     _check_positive("max_connections", max_connections, int)
+    # name -> input names, extra fields included (`signature_inputs`).
+    signatures = {name: signature_inputs(predictor.hyperparameters, name)
+                  for name in SIGNATURES}
 
     def invoke(body, content_type, accept):
         def prepare():
@@ -229,7 +232,7 @@ def create_app(predictor, model_name=DEFAULT_NAME,
     def tfs_predict(body):
         def prepare():
             signature, instances, columnar = formats.parse_tfs_request(
-                body, _SIGNATURE_INPUTS)
+                body, signatures)
             return columnar, predictor.prepare_signature(
                 signature, instances, max_padded_ids=max_padded_ids)
 

@@ -23,8 +23,9 @@ from keras_o2v.export import SIGNATURES
 from keras_o2v.export import int32_signature
 from keras_o2v.export import serving_functions
 from keras_o2v.export import signature_for
+from keras_o2v.export import signature_inputs
 from keras_o2v.instances import detect_fields
-from keras_o2v.instances import input_specs
+from keras_o2v.instances import record_spec
 from keras_o2v.instances import instance_name
 from keras_o2v.instances import to_arrays
 from keras_o2v.serving.formats import RequestError
@@ -82,9 +83,11 @@ class Predictor:
                 "`INFERENCE_PREFERRED_MODE` must be one of "
                 f"{sorted(PREFERRED_MODES)}. Received: "
                 f"INFERENCE_PREFERRED_MODE={preferred_mode!r}")
-        one = np.ones((1, 1), np.int32)
         for name in PREFERRED_MODES[preferred_mode]:
-            self.run(Batch(name, {f: one for f in SIGNATURES[name].inputs}))
+            self.run(Batch(name, {
+                key: np.ones((1, 1), np.float32 if key.endswith("_weights")
+                             else np.int32)
+                for key in signature_inputs(self.hyperparameters, name)}))
             logger.info("Warmed up signature %s.", name)
 
     def prepare(self, instances, max_seqlens=None, locate=instance_name,
@@ -97,11 +100,11 @@ class Predictor:
         the 413 `RequestError` of `check_padded_size`.
         """
         fields = detect_fields(instances, locate, expected)
-        specs = input_specs(self.hyperparameters, max_seqlens)
-        specs = {f: specs[f] for f in fields}
-        check_padded_size(instances, specs, max_padded_ids)
+        spec = record_spec(self.hyperparameters, fields, max_seqlens)
+        check_padded_size(instances, {**spec.inputs, **spec.fields},
+                          max_padded_ids)
         return Batch(signature_for(fields),
-                     to_arrays(instances, specs, locate))
+                     to_arrays(instances, spec, locate))
 
     def prepare_signature(self, signature, instances, locate=instance_name,
                           max_padded_ids=None):
@@ -110,10 +113,11 @@ class Predictor:
         Inputs are truncated to `encX_max_seq_len`, as `prepare` does (the
         exported SavedModel itself takes ids whole). Raises as `prepare`.
         """
-        specs = input_specs(self.hyperparameters)
-        specs = {f: specs[f] for f in SIGNATURES[signature].inputs}
-        check_padded_size(instances, specs, max_padded_ids)
-        return Batch(signature, to_arrays(instances, specs, locate))
+        spec = record_spec(self.hyperparameters,
+                           SIGNATURES[signature].inputs)
+        check_padded_size(instances, {**spec.inputs, **spec.fields},
+                          max_padded_ids)
+        return Batch(signature, to_arrays(instances, spec, locate))
 
     def run(self, batch):
         """One call of the batch's signature: float32 `(n, k)` array.

@@ -95,7 +95,7 @@ CORE = ("enc_dim", "dropout", "optimizer")
 # Tuned only when asked (`tune` or `ranges`), see the module docstring.
 NOT_TUNED_BY_DEFAULT = ("epochs",)
 LOG_SAMPLED = frozenset({
-    "early_stopping_tolerance", "embedding_l2", "enc_dim",
+    "bias_l2", "early_stopping_tolerance", "embedding_l2", "enc_dim",
     "enc0_token_embedding_dim", "enc1_token_embedding_dim", "learning_rate",
     "mini_batch_size", "mlp_dim", "weight_decay",
 })
@@ -166,7 +166,9 @@ def _check_name(name, what):
             f"it cannot be tuned: set it in the hyperparameters. Received: "
             f"{what}={name!r}")
     if SPECS[name].kind not in _TUNABLE_KINDS:
-        raise ValueError(f"`{name}` cannot be tuned (it names a file). "
+        what_it_is = ("names a file" if SPECS[name].kind == "filename"
+                      else "describes the data's fields")
+        raise ValueError(f"`{name}` cannot be tuned (it {what_it_is}). "
                          f"Received: {what}={name!r}")
 
 

@@ -211,3 +211,61 @@ def test_embedding_l2_adds_a_lazy_penalty_on_looked_up_rows():
     # per example (13+85, 41), mean 69.5, times l2 0.5 = 34.75.
     (penalty,) = encoder.losses
     np.testing.assert_allclose(float(ops.convert_to_numpy(penalty)), 34.75)
+
+
+SEEDED = [pytest.param(*e[1:3], id=e[0], marks=e[4])
+          for e in ENCODERS if e[1] is not PooledEmbeddingEncoder]
+
+
+def _initial_weights(encoder):
+    """The encoder's own weights (not the token table), as arrays."""
+    if not encoder.built:
+        encoder.build((None, None))
+    return [ops.convert_to_numpy(w) for w in encoder.weights
+            if "token_embedding" not in w.path]
+
+
+@pytest.mark.parametrize("cls,extra", SEEDED)
+def test_same_seed_same_initial_weights(cls, extra):
+    kwargs = {**BASE, **extra}
+    a, b = cls(**kwargs, seed=3), cls(**kwargs, seed=3)
+    for x, y in zip(_initial_weights(a), _initial_weights(b), strict=True):
+        np.testing.assert_array_equal(x, y)
+    other = _initial_weights(cls(**kwargs, seed=4))
+    assert not all(np.array_equal(x, y)
+                   for x, y in zip(_initial_weights(a), other))
+    # The seed is in the config: a clone starts with the same weights.
+    assert a.get_config()["seed"] == 3
+    clone = _initial_weights(cls.from_config(a.get_config()))
+    for x, y in zip(_initial_weights(a), clone, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("cls,extra", SEEDED)
+def test_default_seed_is_fresh_and_follows_keras_seeding(cls, extra):
+    kwargs = {**BASE, **extra}
+    keras.utils.set_random_seed(5)
+    a, b = cls(**kwargs), cls(**kwargs)
+    assert a.seed != b.seed  # no hidden coupling between encoders
+    keras.utils.set_random_seed(5)
+    assert cls(**kwargs).seed == a.seed
+
+
+def test_two_tower_object2vec_starts_with_identical_towers():
+    import keras_o2v
+
+    model = keras_o2v.build_object2vec(
+        enc0_network="bilstm", enc0_vocab_size=20, enc0_max_seq_len=5,
+        enc0_token_embedding_dim=4, enc_dim=6, mlp_dim=8)
+    assert model.encoder0 is not model.encoder1  # two towers
+    towers = [_initial_weights(e) for e in (model.encoder0, model.encoder1)]
+    assert len(towers[0]) == 6
+    for x, y in zip(*towers, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True])
+def test_bad_seed(seed):
+    with pytest.raises(ValueError, match="`seed` must be an integer >= 0. "
+                                         "Received: seed="):
+        BiLSTMEncoder(**BASE, seed=seed)

@@ -1,5 +1,7 @@
 """Shared plumbing of the sequence encoders: token embedding and config."""
 
+import random
+
 import keras
 
 from keras_o2v.layers.token_embedding import TokenEmbedding
@@ -34,6 +36,12 @@ class Encoder(keras.layers.Layer):
         freezable_rows: bool. Give the token embedding a per-row freeze flag
             (see `TokenEmbedding`), for frozen pretrained vectors. Defaults
             to False.
+        seed: int. Seeds the initialisers of the layers a subclass builds
+            with `initializer` (not the token embedding). Encoders built with
+            the same arguments and seed start with the same weights
+            (`build_object2vec` gives both towers one seed). Defaults to
+            None: a fresh seed from Python's `random`, as Keras draws its
+            own (so `keras.utils.set_random_seed` fixes it).
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Example:
@@ -73,8 +81,10 @@ class Encoder(keras.layers.Layer):
 
     def __init__(self, vocab_size, token_embedding_dim, enc_dim,
                  embedding_l2=0.0, token_embedding=None, freezable_rows=False,
-                 **kwargs):
+                 seed=None, **kwargs):
         check_positive_int("vocab_size", vocab_size, minimum=2)
+        if seed is not None:
+            check_positive_int("seed", seed, minimum=0)
         check_positive_int("token_embedding_dim", token_embedding_dim)
         check_positive_int("enc_dim", enc_dim)
         if token_embedding is not None and (
@@ -94,6 +104,8 @@ class Encoder(keras.layers.Layer):
         self.enc_dim = enc_dim
         self.embedding_l2 = embedding_l2
         self.freezable_rows = freezable_rows
+        self.seed = new_seed() if seed is None else seed
+        self._seed_offset = 0
         self.token_embedding = token_embedding or TokenEmbedding(
             vocab_size, token_embedding_dim, l2=embedding_l2,
             freezable_rows=freezable_rows,
@@ -101,6 +113,17 @@ class Encoder(keras.layers.Layer):
 
     def build(self, input_shape):
         self.token_embedding.build(input_shape)
+
+    def initializer(self, name):
+        """A new Keras initialiser `name` with this encoder's next seed.
+
+        Call it in the same order in `__init__` so that encoders with the
+        same seed get the same initial weights.
+        """
+        seed = (self.seed + self._seed_offset) % _SEED_RANGE
+        self._seed_offset += 1
+        return keras.initializers.get(
+            {"class_name": name, "config": {"seed": seed}})
 
     def embed(self, token_ids):
         """Returns token vectors and the boolean padding mask."""
@@ -126,4 +149,14 @@ class Encoder(keras.layers.Layer):
             "enc_dim": self.enc_dim,
             "embedding_l2": self.embedding_l2,
             "freezable_rows": self.freezable_rows,
+            "seed": self.seed,
         }
+
+
+_SEED_RANGE = 2**31 - 1
+
+
+def new_seed():
+    """A fresh encoder seed from Python's `random` (seeded by
+    `keras.utils.set_random_seed`)."""
+    return random.randrange(_SEED_RANGE)

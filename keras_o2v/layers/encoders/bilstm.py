@@ -18,6 +18,10 @@ class BiLSTMEncoder(Encoder):
     the `enc_dim + 1` pooled values to `enc_dim`; otherwise the pooled vector
     is the encoding.
 
+    Two encoders with the same arguments and `seed` start identical;
+    `build_object2vec` gives its two towers one seed, so their encodings
+    start in one space.
+
     Masking: the padding mask is passed to every LSTM, so padding is skipped
     in both directions and cannot change the output.
 
@@ -33,6 +37,9 @@ class BiLSTMEncoder(Encoder):
             encoder. Defaults to a new one.
         freezable_rows: bool. Per-row freeze flag on the token embedding.
             Defaults to False.
+        seed: int. Seeds the LSTM and projection initialisers (Keras'
+            defaults: Glorot-uniform kernels, orthogonal recurrent kernels,
+            forget-gate bias 1); see `Encoder`. Defaults to None.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Example:
@@ -53,19 +60,28 @@ class BiLSTMEncoder(Encoder):
         super().__init__(vocab_size, token_embedding_dim, enc_dim, **kwargs)
         self.num_layers = num_layers
         self.units = (enc_dim + 1) // 2
-        self.rnns = [
-            keras.layers.Bidirectional(
-                keras.layers.LSTM(self.units, return_sequences=True,
-                                  dtype=self.dtype_policy),
-                dtype=self.dtype_policy, name=f"bilstm_{i}")
-            for i in range(num_layers)
-        ]
+        self.rnns = [self._bilstm(f"bilstm_{i}") for i in range(num_layers)]
         self.pool = MaskedGlobalMaxPooling1D(dtype=self.dtype_policy,
                                              name="pool")
         self.projection = None
         if 2 * self.units != enc_dim:
             self.projection = keras.layers.Dense(
-                enc_dim, dtype=self.dtype_policy, name="projection")
+                enc_dim, kernel_initializer=self.initializer("GlorotUniform"),
+                dtype=self.dtype_policy, name="projection")
+
+    def _bilstm(self, name):
+        """One `Bidirectional(LSTM)`, each direction seeded on its own."""
+        forward, backward = (
+            keras.layers.LSTM(
+                self.units, return_sequences=True, go_backwards=backwards,
+                kernel_initializer=self.initializer("GlorotUniform"),
+                recurrent_initializer=self.initializer("Orthogonal"),
+                dtype=self.dtype_policy,
+                name=("backward_" if backwards else "forward_") + name)
+            for backwards in (False, True))
+        return keras.layers.Bidirectional(
+            forward, backward_layer=backward, dtype=self.dtype_policy,
+            name=name)
 
     def build(self, input_shape):
         super().build(input_shape)

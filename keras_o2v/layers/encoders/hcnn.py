@@ -40,6 +40,8 @@ class HCNNEncoder(Encoder):
             encoder. Defaults to a new one.
         freezable_rows: bool. Per-row freeze flag on the token embedding.
             Defaults to False.
+        seed: int. Seeds the convolution and projection initialisers; see
+            `Encoder`. Defaults to None (a fresh seed).
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Example:
@@ -62,9 +64,10 @@ class HCNNEncoder(Encoder):
         self.num_layers = num_layers
         self.cnn_filter_width = cnn_filter_width
         self.convs = [
-            keras.layers.Conv1D(enc_dim, cnn_filter_width, padding="same",
-                                activation="relu", dtype=self.dtype_policy,
-                                name=f"conv_{i}")
+            keras.layers.Conv1D(
+                enc_dim, cnn_filter_width, padding="same", activation="relu",
+                kernel_initializer=self.initializer("GlorotUniform"),
+                dtype=self.dtype_policy, name=f"conv_{i}")
             for i in range(num_layers)
         ]
         self.pool = MaskedGlobalMaxPooling1D(dtype=self.dtype_policy,
@@ -72,7 +75,8 @@ class HCNNEncoder(Encoder):
         self.projection = None
         if num_layers > 1:
             self.projection = keras.layers.Dense(
-                enc_dim, dtype=self.dtype_policy, name="projection")
+                enc_dim, kernel_initializer=self.initializer("GlorotUniform"),
+                dtype=self.dtype_policy, name="projection")
 
     def build(self, input_shape):
         super().build(input_shape)

@@ -1,0 +1,243 @@
+"""MovieLens-100k with feature-rich objects: rating regression past SVD++.
+
+The plain example (`movielens.py`) gives each side one id, which makes
+Object2Vec a biased matrix factorisation. Here each side is a feature-rich
+object (keras_o2v's `enc0_fields`/`enc1_fields`, `encX_id_bias`):
+
+* user (`in0`): the user id, plus the fields
+  `history` - every movie the user rated in the *train* channel, pooled
+  with SVD++'s 1/sqrt(n) (`combiner="sqrtn"`), and
+  `profile` - age bucket, gender, occupation and first zip digit (u.user);
+* movie (`in1`): the movie id, plus `meta` - its genres and release decade
+  (u.item);
+* a per-id bias on each side, with its own L2 (`bias_l2`), and the output
+  layer's bias as the global mean.
+
+The history never looks at validation or test ratings. Records look like
+
+    {"label": 4, "in0": [196], "in0_history": [242, 302, ...],
+     "in0_profile": [3, 8, 27, 36], "in1": [242], "in1_meta": [4, 25]}
+
+    python examples/movielens_features.py --data-dir ../shared/data \\
+        --split ua --seeds 0,1,2
+
+prints the test RMSE per seed, their mean and spread, and one JSON line.
+Peers on the same splits: Surprise SVD++ 0.935 (ua, measured here) and
+0.933 (u1); GC-MC with side features 0.905 (u1).
+"""
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+import keras_o2v
+from keras_o2v.datasets import default_data_dir
+from keras_o2v.datasets import movielens
+from keras_o2v.datasets.movielens import GENRES
+from keras_o2v.datasets.movielens import NUM_ITEMS
+from keras_o2v.datasets.movielens import NUM_USERS
+from keras_o2v.training import train
+
+AGE_BUCKETS = (18, 25, 35, 45, 50, 56)  # MovieLens-1M's age groups
+MAX_HISTORY = 300  # longer histories keep a random subset
+
+HYPERPARAMETERS = {
+    "enc0_network": "pooled_embedding",
+    "enc0_vocab_size": NUM_USERS + 1,
+    "enc0_max_seq_len": 1,
+    "enc1_network": "pooled_embedding",
+    "enc1_vocab_size": NUM_ITEMS + 1,
+    "enc1_max_seq_len": 1,
+    "enc0_fields": [
+        {"name": "history", "vocab_size": NUM_ITEMS + 1,
+         "max_seq_len": MAX_HISTORY, "combiner": "sqrtn", "l2": 0.01},
+        {"name": "profile", "vocab_size": 64, "max_seq_len": 4},
+    ],
+    "enc1_fields": [{"name": "meta", "vocab_size": 64, "max_seq_len": 20}],
+    "enc0_id_bias": True,
+    "enc1_id_bias": True,
+    "bias_l2": 0.01,
+    "enc_dim": 32,
+    "comparator_list": "hadamard",
+    "mlp_layers": 0,
+    "embedding_l2": 0.1,
+    "output_layer": "mean_squared_error",
+    "optimizer": "adam",
+    "learning_rate": 0.002,
+    "mini_batch_size": 256,
+    "epochs": 40,
+    "early_stopping_patience": 3,
+    "early_stopping_tolerance": 0.00001,
+}
+
+
+def user_profiles(data_dir):
+    """user id -> its `profile` tokens (ids < 64, 0 unused)."""
+    users = movielens.load_users(data_dir)
+    occupations = sorted({u["occupation"] for u in users.values()})
+    profiles = {}
+    for user, u in users.items():
+        age = 1 + int(np.searchsorted(AGE_BUCKETS, u["age"], side="right"))
+        gender = 8 + (u["gender"] == "F")
+        occupation = 10 + occupations.index(u["occupation"])
+        zip_digit = u["zip_code"][:1]
+        zone = 40 + (int(zip_digit) if zip_digit.isdigit() else 10)
+        profiles[user] = [age, gender, occupation, zone]
+    return profiles
+
+
+def movie_meta(data_dir):
+    """movie id -> its `meta` tokens: genres (1-19), decade (20-)."""
+    meta = {}
+    for movie, m in movielens.load_movies(data_dir).items():
+        tokens = [1 + GENRES.index(g) for g in m["genres"]]
+        year = m["release_date"][-4:]
+        if year.isdigit():
+            tokens.append(20 + min(max(int(year) // 10 - 191, 0), 9))
+        meta[movie] = tokens
+    return meta
+
+
+def _capped(items, length, rng):
+    if len(items) <= length:
+        return items
+    keep = np.sort(rng.choice(len(items), length, replace=False))
+    return [items[k] for k in keep]
+
+
+def write_channels(data_dir, split, seed, out_dir, explicit=False,
+                   raters=False, max_history=MAX_HISTORY):
+    """Train/validation/test JSON Lines of `split`; returns their paths.
+
+    5% of the split's base file (shuffled with `seed`) is the validation
+    channel; histories come from the remaining train ratings only, and a
+    train record's own rating is left out of them (at test time the rated
+    movie is never in the history either; with `explicit` its rating would
+    otherwise leak into the input). Histories longer than `max_history`
+    keep a random subset.
+    """
+    base, test = movielens.load_ratings(data_dir, split)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(base))
+    n_val = len(base) // 20
+    channels = {"train": base[order[n_val:]],
+                "validation": base[order[:n_val]], "test": test}
+    by_user, by_item = {}, {}
+    for user, item, rating in channels["train"]:
+        by_user.setdefault(int(user), []).append((int(item), int(rating)))
+        by_item.setdefault(int(item), []).append((int(user), int(rating)))
+    profiles, meta = user_profiles(data_dir), movie_meta(data_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {}
+    for name, rows in channels.items():
+        paths[name] = os.path.join(out_dir, f"{name}.jsonl")
+        with open(paths[name], "w") as f:
+            for user, item, rating in rows:
+                user, item = int(user), int(item)
+                rated = _capped([(i, r) for i, r in by_user.get(user, [])
+                                 if i != item], max_history, rng)
+                row = {"label": int(rating), "in0": [user],
+                       "in0_history": [i for i, _ in rated],
+                       "in0_profile": profiles[user],
+                       "in1": [item], "in1_meta": meta[item]}
+                if explicit:
+                    row["in0_rated"] = row["in0_history"]
+                    row["in0_rated_weights"] = [r - 3 for _, r in rated]
+                if raters:
+                    row["in1_raters"] = [u for u, _ in _capped(
+                        [(u, r) for u, r in by_item.get(item, [])
+                         if u != user], max_history, rng)]
+                f.write(json.dumps(row) + "\n")
+    return paths
+
+
+def hyperparameters(explicit=False, raters=False, max_history=MAX_HISTORY):
+    """`HYPERPARAMETERS` with the optional fields of `write_channels`."""
+    hp = dict(HYPERPARAMETERS)
+    history = {**hp["enc0_fields"][0], "max_seq_len": max_history}
+    hp["enc0_fields"] = [history, hp["enc0_fields"][1]]
+    if explicit:
+        # Ratings as weights: sum((r - 3) * z_j) / sqrt(sum((r - 3)**2)).
+        hp["enc0_fields"].append({**history, "name": "rated",
+                                  "weighted": True})
+    if raters:
+        hp["enc1_fields"] = hp["enc1_fields"] + [{
+            "name": "raters", "vocab_size": NUM_USERS + 1,
+            "max_seq_len": max_history, "combiner": "sqrtn", "l2": 0.01}]
+    return hp
+
+
+def run(data_dir, split, seed, work_dir, overrides, verbose, **options):
+    """Test RMSE, best epoch and seconds of one seed.
+
+    `options`: `explicit`, `raters`, `max_history` of `write_channels`.
+    """
+    out_dir = os.path.join(work_dir, f"{split}-seed{seed}")
+    paths = write_channels(data_dir, split, seed, out_dir, **options)
+    start = time.perf_counter()
+    result = train(paths["train"], {**hyperparameters(**options),
+                                    **overrides},
+                   validation=paths["validation"], test=paths["test"],
+                   seed=seed, model_dir=os.path.join(out_dir, "model"),
+                   verbose=verbose)
+    metrics = result.metrics
+    return (metrics["test:root_mean_squared_error"], metrics["best_epoch"],
+            time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", default=default_data_dir(),
+                        help="folder holding ml-100k/ (default "
+                             "../shared/data)")
+    parser.add_argument("--work-dir",
+                        default=os.path.join("runs", "movielens_features"))
+    parser.add_argument("--split", default="ua",
+                        choices=movielens.SPLITS)
+    parser.add_argument("--seeds", default="0,1,2",
+                        help="comma-separated seeds (default 0,1,2)")
+    parser.add_argument("--explicit", action="store_true",
+                        help="add `in0_rated`: the history weighted by "
+                        "rating - 3 (ratings as token weights)")
+    parser.add_argument("--raters", action="store_true",
+                        help="add `in1_raters`: the users who rated the "
+                        "movie in the train channel")
+    parser.add_argument("--max-history", type=int, default=MAX_HISTORY,
+                        help="longest history kept (a random subset); "
+                        f"default {MAX_HISTORY}")
+    parser.add_argument("--set", action="append", default=[],
+                        metavar="NAME=VALUE",
+                        help="override a hyperparameter (e.g. epochs=1)")
+    parser.add_argument("--verbose", type=int, default=2)
+    args = parser.parse_args()
+    overrides = keras_o2v.hyperparameters.parse_overrides(args.set)
+    try:  # a usage error now, not a traceback later
+        movielens.load_ratings(args.data_dir, args.split)
+    except (FileNotFoundError, ValueError) as e:
+        parser.error(str(e))
+    seeds = [int(s) for s in args.seeds.split(",")]
+    rmses = []
+    for seed in seeds:
+        rmse, best, seconds = run(
+            args.data_dir, args.split, seed, args.work_dir, overrides,
+            args.verbose, explicit=args.explicit, raters=args.raters,
+            max_history=args.max_history)
+        rmses.append(rmse)
+        print(f"{args.split}.test RMSE, seed {seed}: {rmse:.4f}  (best "
+              f"epoch {best}, {seconds:.0f} s)", flush=True)
+    mean, spread = float(np.mean(rmses)), float(np.std(rmses))
+    print(f"{args.split}.test RMSE over {len(seeds)} seeds: {mean:.4f} "
+          f"+- {spread:.4f}  (Surprise SVD++ 0.935 on ua, 0.933 on u1; "
+          "GC-MC with side features 0.905 on u1)")
+    print(json.dumps({"example": "movielens_features", "split": args.split,
+                      "explicit": args.explicit, "raters": args.raters,
+                      "max_history": args.max_history,
+                      "seeds": seeds, "test_rmse": rmses,
+                      "mean": mean, "std": spread}))
+
+
+if __name__ == "__main__":
+    main()
