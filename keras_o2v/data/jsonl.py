@@ -99,12 +99,6 @@ class RecordSpec:
                      else "regression")
         return cls(inputs, label, hp["num_classes"], field_specs(hp))
 
-    def only(self, side):
-        """This spec reading one side (`"in0"`), its fields, no label."""
-        return RecordSpec({side: self.inputs[side]}, fields={
-            key: f for key, f in self.fields.items()
-            if key.startswith(side + "_")})
-
     def keys(self):
         """Every record key the spec reads, label excluded."""
         keys = list(self.inputs)

@@ -23,6 +23,11 @@ handles one tf.data element per record is capped near 0.25M pairs/s
 to the reading spec's `max_seq_len` at read time, so one conversion serves
 any `max_seq_len`.
 
+Extra fields of feature-rich objects (`enc0_fields`, `enc1_fields`) are
+two more bytes features each, `len:<key>` and `val:<key>` (`in0_genres`,
+and `in0_genres_weights` as float32), converted when the spec declares
+them and read like `in0`/`in1`; negatives take `in1`'s fields with it.
+
 Reading an epoch: shard order is shuffled (a function of seed and epoch),
 shards are interleaved, blocks go through a shuffle buffer, then windows of
 about `shuffle_buffer` records are decoded in a parallel map that also
@@ -512,7 +517,9 @@ def _manifest(spec, files, block_records, totals, shards):
         "version": VERSION,
         "encoding": ("TFRecord; one tf.train.Example per block of records; "
                      "bytes features len0, len1, ids0, ids1 (int32 LE) and "
-                     "label (float32 LE); rows whole, not truncated"),
+                     "label (float32 LE); extra fields len:<key> (int32 LE) "
+                     "and val:<key> (int32 LE ids, float32 LE weights); "
+                     "rows whole, not truncated"),
         "block_records": block_records,
         "records": totals["records"],
         "nonzero_labels": totals["nonzero_labels"],
