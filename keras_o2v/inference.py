@@ -116,11 +116,8 @@ def embed_file(model, input_path, output_path, channel="in0",
     count = 0
     with atomic_path(output_path) as tmp, open(tmp, "w") as out:
         for records in read_records(input_path, spec, batch_size):
-            inputs = records.inputs()
-            vectors = _encode_padded(
-                model, channel,
-                {key: inputs[key].to_padded() for key in spec.keys()},
-                batch_size)
+            vectors = _encode_padded(model, channel,
+                                     records.padded(spec.keys()), batch_size)
             for vector in vectors:
                 out.write(json.dumps(
                     {"embeddings": [float(v) for v in vector]}) + "\n")

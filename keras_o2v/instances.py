@@ -150,5 +150,4 @@ def to_arrays(instances, specs, locate=instance_name):
         raise AssertionError(  # the two checks disagree
             f"{len(instances)} instances failed validation but no instance "
             "was found invalid.")
-    inputs = records.inputs()
-    return {key: inputs[key].to_padded() for key in spec.keys()}
+    return records.padded(spec.keys())

@@ -343,9 +343,7 @@ class JsonlChannel:
         labels = records.labels
         if self.spec.label == "regression":
             labels = labels.reshape(-1, 1)
-        inputs = records.inputs()
-        return ({key: inputs[key].to_padded() for key in self.spec.keys()},
-                labels)
+        return records.padded(self.spec.keys()), labels
 
     def element_spec(self):
         return input_element_spec(self.spec)

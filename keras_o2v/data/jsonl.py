@@ -314,11 +314,13 @@ def _check_weights(path, lineno, field, value, ids):
                              f"a finite number: {weight!r:.80}. {valid}.")
 
 
-def _undeclared(record, spec):
-    """The first key of a declared side that `spec` does not read."""
+def _undeclared(record, spec, known):
+    """The first key of a declared side that `spec` does not read.
+
+    `known`: `set(spec.keys())`, computed once by the caller.
+    """
     if not spec.fields:
         return None  # SageMaker's format: other keys are ignored
-    known = set(spec.keys())
     for key in record:
         if key not in known and any(key.startswith(side + "_")
                                     for side in spec.inputs):
@@ -353,7 +355,7 @@ def check_record(path, lineno, record, spec):
         if field not in record:
             raise ValueError(f"{_where(path, lineno, field)}: missing. Each "
                              f"record needs {needed}, e.g. {EXAMPLE_LINE}.")
-    unknown = _undeclared(record, spec)
+    unknown = _undeclared(record, spec, set(spec.keys()))
     if unknown is not None:
         raise ValueError(
             f"{_where(path, lineno, unknown)}: unknown field. The declared "
@@ -498,8 +500,10 @@ def _fields_columns(records, spec):
                 return None
             columns[weights_key(key)] = weights.truncate(field.max_seq_len)
         columns[key] = ids.truncate(field.max_seq_len)
-    if spec.fields and any(_undeclared(r, spec) for r in records):
-        return None
+    if spec.fields:
+        known = set(spec.keys())
+        if any(_undeclared(r, spec, known) for r in records):
+            return None
     return columns
 
 

@@ -50,7 +50,7 @@ def make_negatives(block, pool, rate, rng):
     for k in np.flatnonzero(hits):
         draws[k] = _draw_different(both, owner[k], offset, rng)
     # `in1` and its extra fields come from the drawn record together.
-    negatives = block.take(owner).with_side("in1", pool, draws)
+    negatives = block.pair_with(owner, "in1", pool, draws)
     negatives.labels = np.zeros(len(owner), block.labels.dtype)
     return negatives
 

@@ -100,6 +100,11 @@ class Records:
         """Every input field: `{"in0": Ragged, "in1": Ragged, **extra}`."""
         return {"in0": self.in0, "in1": self.in1, **self.extra}
 
+    def padded(self, keys):
+        """`{key: dense array}` of the inputs `keys`, padded with 0s."""
+        inputs = self.inputs()
+        return {key: inputs[key].to_padded() for key in keys}
+
     @classmethod
     def concat(cls, parts):
         return cls(Ragged.concat([p.in0 for p in parts]),
@@ -113,14 +118,18 @@ class Records:
                        self.labels[np.asarray(indices, np.int64)],
                        {key: r.take(indices) for key, r in self.extra.items()})
 
-    def with_side(self, side, other, indices):
-        """These records with side `side` ("in1") and its extra fields
-        replaced by `other`'s rows `indices` (negative sampling)."""
-        taken = {key: r.take(indices) for key, r in other.inputs().items()
-                 if key == side or key.startswith(side + "_")}
-        extra = {key: taken.get(key, r) for key, r in self.extra.items()}
-        return Records(taken.get("in0", self.in0), taken.get("in1", self.in1),
-                       self.labels, extra)
+    def pair_with(self, indices, side, other, other_indices):
+        """Rows `indices` of these records, with side `side` ("in1") and
+        its extra fields from `other`'s rows `other_indices` (negative
+        sampling); each input is taken once, from its own source."""
+        ours, theirs = self.inputs(), other.inputs()
+        inputs = {
+            key: (theirs[key].take(other_indices)
+                  if key == side or key.startswith(side + "_")
+                  else ours[key].take(indices))
+            for key in ours}
+        return Records(inputs.pop("in0"), inputs.pop("in1"),
+                       self.labels[np.asarray(indices, np.int64)], inputs)
 
     def split(self, n):
         """(first `n` records, the rest)."""

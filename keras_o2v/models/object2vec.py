@@ -4,6 +4,7 @@ import keras
 
 from keras_o2v.api_export import register
 from keras_o2v.hyperparameters import ENCODERS
+from keras_o2v.hyperparameters import input_keys
 from keras_o2v.hyperparameters import resolve_hyperparameters
 from keras_o2v.layers import MLP
 from keras_o2v.layers import Comparator
@@ -126,14 +127,9 @@ def encode_side(encoder, field_encoders, inputs, side, training=None):
 
 def field_inputs(hp, side):
     """`keras.Input`s of the extra fields of `side`, by record key."""
-    inputs = {}
-    for f in hp[f"enc{side[-1]}_fields"]:
-        key = f"{side}_{f['name']}"
-        inputs[key] = keras.Input((None,), dtype="int32", name=key)
-        if f["weighted"]:
-            inputs[key + "_weights"] = keras.Input(
-                (None,), dtype="float32", name=key + "_weights")
-    return inputs
+    return {key: keras.Input((None,), name=key, dtype="float32"
+                             if key.endswith("_weights") else "int32")
+            for key in input_keys(hp, (side,))[1:]}
 
 
 @register
