@@ -6,7 +6,10 @@ processes, then counts padded batches/s and pairs/s delivered by
 `PreparedChannel.as_dataset()` and by `JsonlChannel.as_dataset()` (no model;
 batch 1024; streaming regime: `--shuffle-buffer` smaller than the file):
 `*_pairs_per_s` in the steady state, the dataset repeated as training reads
-it, and `*_first_epoch_pairs_per_s` over one pass from a cold start.
+it, and `*_first_epoch_pairs_per_s` over one pass from a cold start. Batches
+are pulled as `fit` pulls them, inside a `tf.function`;
+`*_python_loop_pairs_per_s` is the steady state read by a Python `for`
+loop instead, which also pays for making each batch Python objects.
 `--decode` adds the decode-rate comparison behind the prepared encoding: one
 `tf.train.Example` per record (int64 lists, `parse_example` 1024 at a time)
 vs one Example of raw bytes per block of 1024 records.
@@ -34,8 +37,42 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from throughput import write_jsonl  # noqa: E402
 
 
-def deliver(dataset, max_seconds):
-    """(batches, pairs, seconds) of iterating `dataset`, capped in time."""
+def deliver(dataset, max_seconds, tf, steps=50, skip=0):
+    """(batches, pairs, seconds) of reading `dataset` as `fit` does.
+
+    Batches are pulled inside a `tf.function`, `steps` per call (Keras'
+    `steps_per_execution`), so no batch becomes Python objects; the first
+    `skip` batches are not timed; the pass is capped in time.
+    """
+    iterator = iter(dataset)
+
+    @tf.function
+    def pull(k):
+        batches = pairs = tf.constant(0)
+        for _ in tf.range(k):
+            batch = iterator.get_next_as_optional()
+            if not batch.has_value():
+                break
+            batches += 1
+            pairs += tf.shape(batch.get_value()[1])[0]
+        return batches, pairs
+
+    pull.get_concrete_function(tf.TensorSpec([], tf.int32))  # trace first
+    if skip:
+        pull(tf.constant(skip))
+    batches = pairs = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start <= max_seconds:
+        b, p = pull(tf.constant(steps))
+        batches, pairs = batches + int(b), pairs + int(p)
+        if int(b) < steps:
+            break
+    return batches, pairs, time.perf_counter() - start
+
+
+def deliver_python(dataset, max_seconds):
+    """(batches, pairs, seconds) of a Python `for` loop over `dataset`:
+    also counts making each batch's tensors into Python objects."""
     batches = pairs = 0
     start = time.perf_counter()
     for _, labels in dataset:
@@ -147,19 +184,23 @@ def main():
                              shuffle_buffer=args.shuffle_buffer, seed=0)
         for name, channel in (("prepared", prepared), ("jsonl", jsonl)):
             dataset = channel.as_dataset()
-            deliver(dataset.take(3), args.seconds)  # warm up (traces)
+            deliver(dataset.take(3), args.seconds, tf)  # warm up (traces)
             # One pass from a cold start (the first window is decoded
             # before the first batch)...
-            batches, pairs, seconds = deliver(dataset, args.seconds)
+            batches, pairs, seconds = deliver(dataset, args.seconds, tf)
             results[f"{name}_first_epoch_pairs_per_s"] = pairs / seconds
             # ...and the steady state: training reads the channel as one
             # repeated dataset (`fit_channels`), the next epoch starting
             # while this one ends.
             steady = dataset.repeat()
-            deliver(steady.take(20), args.seconds)
-            batches, pairs, seconds = deliver(steady, args.seconds)
+            batches, pairs, seconds = deliver(steady, args.seconds, tf,
+                                              skip=20)
             results[f"{name}_batches_per_s"] = batches / seconds
             results[f"{name}_pairs_per_s"] = pairs / seconds
+            # The same, read by a Python loop (as a custom training loop
+            # that iterates the dataset in Python would).
+            _, pairs, seconds = deliver_python(steady, args.seconds)
+            results[f"{name}_python_loop_pairs_per_s"] = pairs / seconds
         results["prepared_vs_jsonl"] = (results["prepared_pairs_per_s"]
                                         / results["jsonl_pairs_per_s"])
         if args.decode:

@@ -511,9 +511,10 @@ def _producer_main(make_epoch, commands, results, parent_pid):
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.freeze()  # as in `_worker_main`
-    # `terminate()` unwinds through the `finally` below, which stops this
-    # process's own children.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
+    # `terminate()` stops this process's own children, then the process.
+    # Not by raising SystemExit: Python ignores an exception raised in a
+    # gc callback or a destructor, where the signal may land.
+    signal.signal(signal.SIGTERM, _stop_on_signal)
     # This process may fork parsing workers of its own (`ParallelReader`):
     # multiprocessing refuses children to a daemonic process because they
     # could be orphaned if it were killed; ours would notice
@@ -542,16 +543,20 @@ def _producer_main(make_epoch, commands, results, parent_pid):
                 _put(results, ("end", epoch), parent_pid)
                 epoch += 1
     finally:
-        children = multiprocessing.active_children()
-        for child in children:
-            child.terminate()
-        for child in children:
-            child.join(timeout=5)
-        os._exit(0)
+        _stop_children_and_exit()
 
 
-def _exit_on_signal(signum, frame):
-    raise SystemExit(0)
+def _stop_children_and_exit():
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(timeout=5)
+    os._exit(0)
+
+
+def _stop_on_signal(signum, frame):
+    _stop_children_and_exit()
 
 
 class BackgroundEpochs:

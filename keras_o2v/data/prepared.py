@@ -956,7 +956,14 @@ class PreparedChannel:
             dense = ids.to_tensor(shape=[None, self._width(key)])
             out += [tf.gather(dense, order),
                     tf.gather(tf.cast(ids.row_lengths(), tf.int32), order)]
-        return (*out, tf.gather(labels, order))
+        # Labels leave in the dtype and shape `fit` takes, so that the
+        # per-batch map (`_pad`) only cuts rows.
+        labels = tf.gather(labels, order)
+        if self.spec.label == "regression":
+            labels = tf.reshape(labels, [-1, 1])
+        else:
+            labels = tf.cast(labels, tf.int32)
+        return (*out, labels)
 
     def _window_records(self, raw):
         """Records (negatives included) a window of blocks yields."""
@@ -975,16 +982,12 @@ class PreparedChannel:
         """One batch: each input's rows cut to its longest row.
 
         `columns` is `_window`'s output: `(dense, lengths)` per input of
-        `spec.keys()`, then the labels.
+        `spec.keys()`, then the labels, ready for `fit`.
         """
         *columns, labels = columns
         inputs = {key: dense[:, :tf.reduce_max(lengths)]
                   for key, dense, lengths in zip(
                       self.spec.keys(), columns[::2], columns[1::2])}
-        if self.spec.label == "regression":
-            labels = tf.reshape(labels, [-1, 1])
-        else:
-            labels = tf.cast(labels, tf.int32)
         return inputs, labels
 
     def _epoch(self, epoch, on_error):

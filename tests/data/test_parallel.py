@@ -11,6 +11,7 @@ from keras_o2v.data import InputSpec
 from keras_o2v.data import JsonlChannel
 from keras_o2v.data import RecordSpec
 from keras_o2v.data import read_records
+from keras_o2v.data.parallel import BackgroundEpochs
 from keras_o2v.data.parallel import ParallelReader
 from keras_o2v.data.parallel import fork_available
 from keras_o2v.data.parallel import plan_jobs
@@ -191,6 +192,28 @@ def test_consumer_stopping_early_leaves_no_child(tmp_path):
         serial(path))
     del reader
     assert not wait_for_no_children()
+
+
+def _collect_forever(epoch):
+    """An epoch whose process spends its time in a gc callback."""
+    gc.callbacks.append(lambda phase, info: time.sleep(0.02))
+    yield epoch
+    while True:
+        gc.collect()
+
+
+def test_batch_process_stops_when_terminated_in_a_gc_callback():
+    # Python ignores an exception raised in a gc callback: a SIGTERM
+    # handler that raised SystemExit left the process running until
+    # `close()` killed it 5 s later.
+    background = BackgroundEpochs(_collect_forever, depth=1)
+    items = background.epoch(3)
+    assert next(items) == 3
+    process = background._process
+    start = time.monotonic()
+    background.close()
+    assert process.exitcode == 0
+    assert time.monotonic() - start < 4
 
 
 def test_bad_arguments(tmp_path):

@@ -137,6 +137,73 @@ def test_all_topics_trains_the_object2vec_it_wraps(reuters):
         atol=1e-6)
 
 
+def tiny_tfidf_model(reuters, n_labels=5):
+    from keras_o2v.models import build_object2vec
+    hp = {**reuters.HYPERPARAMETERS, **reuters.TFIDF, "enc0_vocab_size": "2",
+          "enc0_max_seq_len": "1", "enc1_vocab_size": str(n_labels + 1),
+          "enc_dim": "8", "enc0_token_embedding_dim": "8",
+          "enc1_token_embedding_dim": "8", "mlp_dim": "16",
+          "enc0_fields": json.dumps([{"name": "words", "vocab_size": 50,
+                                      "max_seq_len": 20, "weighted": True,
+                                      "combiner": "sum"}])}
+    return build_object2vec(hp)
+
+
+def test_score_all_with_the_tfidf_field_equals_predict(reuters):
+    model = tiny_tfidf_model(reuters)
+    rng = np.random.default_rng(0)
+    docs = []
+    for n in (3, 7, 1, 12):
+        words = np.sort(rng.choice(np.arange(1, 50), n, replace=False))
+        docs.append({"in0": [1], "in0_words": words.tolist(),
+                     "in0_words_weights": rng.random(n).tolist()})
+    fast = reuters.score_all(model, docs, 5, max_len=1, docs_per_batch=3)
+    pairs = reuters.pad_inputs([d for d in docs for _ in range(5)], 1)
+    pairs["in1"] = np.tile(np.arange(1, 6, dtype=np.int32), len(docs))[:, None]
+    slow = model.predict(pairs, verbose=0)[:, 1].reshape(len(docs), 5)
+    np.testing.assert_allclose(fast, slow, atol=1e-6)
+    # The weights count: doubling one document's weights changes its scores.
+    docs[1]["in0_words_weights"] = [
+        2 * w for w in docs[1]["in0_words_weights"]]
+    again = reuters.score_all(model, docs, 5, max_len=1)
+    np.testing.assert_allclose(again[[0, 2, 3]], fast[[0, 2, 3]], atol=1e-6)
+    assert np.abs(again[1] - fast[1]).max() > 1e-4
+    # AllTopics reads the same padded inputs.
+    np.testing.assert_allclose(
+        reuters.AllTopics(model, 5)(reuters.pad_inputs(docs, 1)), again,
+        atol=1e-6)
+
+
+def test_tfidf_rows_are_the_svm_anchor_features(reuters):
+    sklearn_text = pytest.importorskip("sklearn.feature_extraction.text")
+    args = reuters.parser().parse_args(["--stop-words", "0",
+                                        "--min-frequency", "1"])
+    words = ["oil", "gold", "wheat", "corn", "ship"]
+    rng = np.random.default_rng(0)
+    train = [{"title": "News", "body": " ".join(rng.choice(words, 6)),
+              "labels": ["crude"]} for _ in range(20)]
+    test = [{"title": "News", "body": "oil oil zinc", "labels": ["crude"]}]
+    corpus = reuters.make_corpus(args, train, test, ["crude"],
+                                 np.random.default_rng(0))
+    rows = reuters.tfidf_rows(corpus)
+    vectorizer = sklearn_text.TfidfVectorizer(analyzer=list,
+                                              sublinear_tf=True)
+    vectorizer.fit([corpus.docs[i] for i in corpus.fit_idx])
+    for i in list(corpus.fit_idx[:5]) + list(corpus.val_idx):
+        expected = vectorizer.transform([corpus.docs[i]]).toarray()[0]
+        got = dict(zip((corpus.words[k] for k in rows[i][0]), rows[i][1]))
+        assert set(got) == {w for w, x in zip(
+            vectorizer.get_feature_names_out(), expected) if x > 0}
+        for word, x in zip(vectorizer.get_feature_names_out(), expected):
+            if x > 0:
+                assert got[word] == pytest.approx(x, rel=1e-5)
+    # The test document: "zinc" is no word of the fitting documents, so
+    # it is <unk> (id 1), a feature of its own; rows have unit length.
+    test_words, test_weights = rows[corpus.n_train]
+    assert 1 in test_words.tolist()
+    assert np.linalg.norm(test_weights) == pytest.approx(1.0, rel=1e-6)
+
+
 def test_pad_cuts_pads_and_fills_empty_documents(reuters):
     x = reuters.pad([[5, 6, 7], [], [8]], 2)
     assert x.dtype == np.int32
