@@ -31,6 +31,19 @@ def test_prepare_writes_the_ua_split(tmp_path):
     assert counts["test"] == 9430  # ua.test: 10 ratings x 943 users
 
 
+def test_notebook_protocol_validates_on_ua_test(tmp_path):
+    movielens = load_example()
+    paths = movielens.prepare(SHARED_DATA, str(tmp_path), binary=False,
+                              notebook=True)
+    lines = {k: open(p).read().splitlines() for k, p in paths.items()}
+    assert len(lines["train"]) == 90570  # all of ua.base
+    assert lines["validation"] == lines["test"]
+    assert len(lines["test"]) == 9430
+    hp = movielens.NOTEBOOK_REGRESSION
+    assert (hp["enc_dim"], hp["mlp_dim"], hp["mlp_activation"],
+            hp["mini_batch_size"]) == ("1024", "256", "tanh", "64")
+
+
 @pytest.mark.parametrize("task,metric,bound", [
     ("regression", "test:root_mean_squared_error", 0.95),
     ("classification", "test:accuracy", 0.704),
