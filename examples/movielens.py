@@ -86,9 +86,8 @@ NOTEBOOK_REGRESSION = {
     "output_layer": "mean_squared_error",
     "_kvstore": "device", "_num_gpus": "auto", "_num_kv_servers": "auto",
 }
-# The binary task's cell as quoted in ../shared/OBJECT2VEC.md (enc_dim,
-# mlp_dim, relu, batch, softmax); what it does not quote is taken from the
-# regression cell.
+# The notebook's binary cell sets enc_dim, mlp_dim, relu, batch and softmax;
+# the values it leaves unstated are taken from the regression cell.
 NOTEBOOK_CLASSIFICATION = {
     **NOTEBOOK_REGRESSION, "enc_dim": "2048", "mlp_dim": "1024",
     "mlp_activation": "relu", "mini_batch_size": "2048",
