@@ -59,6 +59,7 @@ import tensorflow as tf
 
 from keras_o2v.atomic import atomic_path
 from keras_o2v.hyperparameters import input_keys
+from keras_o2v.hyperparameters import is_weights_key
 
 DEFAULT_NAME = "object2vec"
 # Backends `keras.export.ExportArchive` writes a SavedModel from.
@@ -168,8 +169,8 @@ def _model_functions(model):
 
 def _input_specs(hp, name, dtype):
     """`TensorSpec`s of a signature: ids of `dtype`, float32 weights."""
-    return [tf.TensorSpec((None, None), tf.float32 if key.endswith(
-                "_weights") else dtype, name=key)
+    return [tf.TensorSpec((None, None), tf.float32 if is_weights_key(key)
+                          else dtype, name=key)
             for key in signature_inputs(hp, name)]
 
 
@@ -209,7 +210,7 @@ def _int64_functions(model, int32_functions):
 
         def body(inputs, name=name, keys=keys):
             converted = [
-                inputs[key] if key.endswith("_weights")
+                inputs[key] if is_weights_key(key)
                 else _to_int32(key, inputs[key], _valid_ids(key, hp))
                 for key in keys]
             return int32_functions[name + INT32_SUFFIX](*converted)

@@ -725,6 +725,19 @@ def _check_cross_field(resolved):
         )
 
 
+WEIGHTS_SUFFIX = "_weights"
+
+
+def weights_key(key):
+    """The record key of field `key`'s token weights (`in0_genres_weights`)."""
+    return key + WEIGHTS_SUFFIX
+
+
+def is_weights_key(key):
+    """Whether record key `key` holds token weights (float32) not ids."""
+    return key.endswith(WEIGHTS_SUFFIX)
+
+
 def input_keys(hp, sides=("in0", "in1")):
     """The record keys of `sides` in resolved hyperparameters, in order:
     the sides' ids, then each extra field (and its `_weights`)."""
@@ -732,7 +745,7 @@ def input_keys(hp, sides=("in0", "in1")):
     for side in sides:
         for field in hp.get(f"enc{side[-1]}_fields", []):
             key = f"{side}_{field['name']}"
-            keys += [key, key + "_weights"] if field["weighted"] else [key]
+            keys += [key, weights_key(key)] if field["weighted"] else [key]
     return keys
 
 

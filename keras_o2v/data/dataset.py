@@ -38,6 +38,7 @@ from keras_o2v.data.parallel import BackgroundEpochs
 from keras_o2v.data.parallel import ParallelReader
 from keras_o2v.data.parallel import fork_available
 from keras_o2v.data.records import Records
+from keras_o2v.hyperparameters import is_weights_key
 
 DEFAULT_SHUFFLE_BUFFER = 100_000
 PREFETCH_BATCHES = 16
@@ -97,7 +98,7 @@ def input_element_spec(spec):
     """`(inputs, label)` `tf.TensorSpec`s of a channel read with `spec`:
     int32 ids and float32 token weights, `(batch, None)` each."""
     inputs = {key: tf.TensorSpec((None, None), tf.float32
-                                 if key.endswith("_weights") else tf.int32)
+                                 if is_weights_key(key) else tf.int32)
               for key in spec.keys()}
     if spec.label == "regression":
         label = tf.TensorSpec((None, 1), tf.float32)

@@ -34,6 +34,7 @@ import orjson
 
 from keras_o2v.data.records import Ragged
 from keras_o2v.data.records import Records
+from keras_o2v.hyperparameters import weights_key
 
 EXAMPLE_LINE = '{"label": 1, "in0": [12, 7, 9], "in1": [44]}'
 DEFAULT_CHUNK_LINES = 1024
@@ -60,11 +61,6 @@ class FieldSpec:
     vocab_size: int
     max_seq_len: int
     weighted: bool = False
-
-
-def weights_key(key):
-    """The record key of field `key`'s token weights."""
-    return key + "_weights"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -79,6 +79,8 @@ from keras_o2v.data.jsonl import list_files
 from keras_o2v.data.jsonl import no_records_message
 from keras_o2v.data.jsonl import parse_line_chunk
 from keras_o2v.data.jsonl import read_records
+from keras_o2v.hyperparameters import WEIGHTS_SUFFIX
+from keras_o2v.hyperparameters import is_weights_key
 
 FORMAT = "keras_o2v.prepared"
 VERSION = 1
@@ -145,7 +147,7 @@ def encode_block(records):
     }
     for key, ragged in records.extra.items():
         # Extra fields: int32 ids, or float32 token weights (`*_weights`).
-        dtype = "<f4" if key.endswith("_weights") else "<i4"
+        dtype = "<f4" if is_weights_key(key) else "<i4"
         values["len:" + key] = ragged.lengths.astype("<i4").tobytes()
         values["val:" + key] = ragged.values.astype(dtype).tobytes()
     entries = b"".join(
@@ -173,7 +175,7 @@ def _block_stats(records, spec):
         "fields": {key: {"max_len": int(r.lengths.max()),
                          "max_id": int(r.values.max(initial=0))}
                    for key, r in records.extra.items()
-                   if not key.endswith("_weights")},
+                   if not is_weights_key(key)},
     }
 
 
@@ -670,7 +672,7 @@ def manifest_stats(manifest, spec):
 
 def _ids_key(key):
     """The ids input of `key` (`in0_tags` for `in0_tags_weights`)."""
-    return key[:-len("_weights")] if key.endswith("_weights") else key
+    return key[:-len(WEIGHTS_SUFFIX)] if is_weights_key(key) else key
 
 
 def _side(key):
@@ -851,8 +853,8 @@ class PreparedChannel:
         for key in keys:
             lengths_name, values_name = names.get(key, ("len:" + key,
                                                         "val:" + key))
-            values = column(values_name, tf.float32 if key.endswith(
-                "_weights") else tf.int32)
+            values = column(values_name, tf.float32 if is_weights_key(key)
+                            else tf.int32)
             lengths = column(lengths_name, tf.int32)
             limit = self._limit(key)
             if self._stored_len(key) > limit:

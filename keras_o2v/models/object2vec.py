@@ -5,6 +5,8 @@ import keras
 from keras_o2v.api_export import register
 from keras_o2v.hyperparameters import ENCODERS
 from keras_o2v.hyperparameters import input_keys
+from keras_o2v.hyperparameters import is_weights_key
+from keras_o2v.hyperparameters import weights_key
 from keras_o2v.hyperparameters import resolve_hyperparameters
 from keras_o2v.layers import MLP
 from keras_o2v.layers import Comparator
@@ -120,7 +122,7 @@ def encode_side(encoder, field_encoders, inputs, side, training=None):
     """
     encoding = encoder(inputs[side], training=training)
     for key, layer in field_encoders.items():
-        weights = inputs[key + "_weights"] if layer.weighted else None
+        weights = inputs[weights_key(key)] if layer.weighted else None
         encoding = encoding + layer(inputs[key], weights)
     return encoding
 
@@ -128,7 +130,7 @@ def encode_side(encoder, field_encoders, inputs, side, training=None):
 def field_inputs(hp, side):
     """`keras.Input`s of the extra fields of `side`, by record key."""
     return {key: keras.Input((None,), name=key, dtype="float32"
-                             if key.endswith("_weights") else "int32")
+                             if is_weights_key(key) else "int32")
             for key in input_keys(hp, (side,))[1:]}
 
 

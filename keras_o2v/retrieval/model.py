@@ -14,6 +14,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_o2v.api_export import register
+from keras_o2v.hyperparameters import is_weights_key
 from keras_o2v.hyperparameters import resolve_hyperparameters
 from keras_o2v.models.object2vec import encode_side
 from keras_o2v.models.object2vec import make_encoders
@@ -269,8 +270,8 @@ def retrieval_dataset(in0, in1, batch_size, sampling_probability=None,
     features = {"in0": np.asarray(in0, np.int32),
                 "in1": np.asarray(in1, np.int32)}
     for key, values in (fields or {}).items():
-        features[key] = np.asarray(values, np.float32 if key.endswith(
-            "_weights") else np.int32)
+        features[key] = np.asarray(values, np.float32 if is_weights_key(key)
+                                     else np.int32)
     if sampling_probability is not None:
         features[SAMPLING_PROBABILITY] = np.asarray(sampling_probability,
                                                     np.float32)

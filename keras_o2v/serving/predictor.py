@@ -24,6 +24,7 @@ from keras_o2v.export import int32_signature
 from keras_o2v.export import serving_functions
 from keras_o2v.export import signature_for
 from keras_o2v.export import signature_inputs
+from keras_o2v.hyperparameters import is_weights_key
 from keras_o2v.instances import detect_fields
 from keras_o2v.instances import record_spec
 from keras_o2v.instances import instance_name
@@ -85,7 +86,7 @@ class Predictor:
                 f"INFERENCE_PREFERRED_MODE={preferred_mode!r}")
         for name in PREFERRED_MODES[preferred_mode]:
             self.run(Batch(name, {
-                key: np.ones((1, 1), np.float32 if key.endswith("_weights")
+                key: np.ones((1, 1), np.float32 if is_weights_key(key)
                              else np.int32)
                 for key in signature_inputs(self.hyperparameters, name)}))
             logger.info("Warmed up signature %s.", name)
