@@ -2,11 +2,15 @@
 
 Protocol (the one the anchors were measured on): positives are the ratings
 >= 4 in `u1.base`; targets are the ratings >= 4 in `u1.test`; every item the
-user rated in `u1.base` is excluded from their ranking. Reported: hit@10
-per positive (each test positive ranked against the items that are neither
-seen nor the user's other test positives), HR@10 per user (share of users
-with a test positive in their top 10), NDCG@10 per user, MRR and mean rank
-over all 1682 items.
+user rated in `u1.base` is excluded from their ranking. The model trains on
+the ratings >= `--min-rating` (default 3) of `u1.base`: that a user chose to
+watch and rate a movie is a signal too, and ratings of 3 add half as many
+pairs again (hit@10 0.229 over seeds 0-2, against 0.212 from the ratings
+>= 4 alone). The popularity anchor counts the ratings >= 4, as measured.
+Reported: hit@10 per positive (each test positive ranked against the
+items that are neither seen nor the user's other test positives), HR@10 per
+user (share of users with a test positive in their top 10), NDCG@10 per
+user, MRR and mean rank over all 1682 items.
 
 Model: `keras_o2v.retrieval.RetrievalModel`, Object2Vec's pooled-embedding
 encoders (user id in `in0`, movie id in `in1`) scored by cosine, trained on
@@ -65,10 +69,11 @@ HYPERPARAMETERS = {
 }
 
 
-def load_split(data_dir, split="u1"):
-    """Train positives, per-user seen items and per-user test positives."""
+def load_split(data_dir, split="u1", min_rating=4):
+    """Train pairs (the base ratings >= `min_rating`), per-user seen items
+    and per-user test positives (test ratings >= 4)."""
     base, test = movielens.load_ratings(data_dir, split)
-    positives = base[base[:, 2] >= 4]
+    positives = base[base[:, 2] >= min_rating]
     seen = collections.defaultdict(set)
     for user, item, _ in base:
         seen[int(user)].add(int(item))
@@ -80,7 +85,8 @@ def load_split(data_dir, split="u1"):
 
 
 def popularity_baseline(positives, seen, targets, k=10):
-    """Most-liked movies first: the anchor (hit@10 0.130)."""
+    """Most-liked movies first: the anchor (hit@10 0.130 with the ratings
+    >= 4 as `positives`)."""
     counts = np.bincount(positives[:, 1], minlength=NUM_ITEMS + 1)[1:]
     # A one-dimensional "embedding" whose dot product ranks by popularity.
     index = EmbeddingIndex(counts[:, None].astype(np.float32),
@@ -220,6 +226,10 @@ def main():
                         default="own",
                         help="read the history with a table of its own "
                         "(default) or the movie tower's vectors (in1)")
+    parser.add_argument("--min-rating", type=int, default=3,
+                        choices=range(1, 6), metavar="{1..5}",
+                        help="train on the u1.base ratings >= this (default "
+                        "3); evaluation targets stay the ratings >= 4")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=2)
     parser.add_argument("--write-cli-data", metavar="DIR",
@@ -227,16 +237,19 @@ def main():
                         "commands, and exit")
     args = parser.parse_args()
     try:
-        positives, seen, targets = load_split(args.data_dir)
+        positives, seen, targets = load_split(args.data_dir,
+                                              min_rating=args.min_rating)
+        liked, _, _ = load_split(args.data_dir)
     except (FileNotFoundError, ValueError) as e:
         parser.error(str(e))
     if args.write_cli_data:
         print("\n".join(write_cli_data(args.write_cli_data, positives, seen,
                                        targets, args)))
         return
-    print(f"{len(positives)} train positives, {len(targets)} test users, "
-          f"{sum(map(len, targets.values()))} test positives")
-    pop = popularity_baseline(positives, seen, targets)
+    print(f"{len(positives)} train pairs (ratings >= {args.min_rating}), "
+          f"{len(targets)} test users, {sum(map(len, targets.values()))} "
+          "test positives")
+    pop = popularity_baseline(liked, seen, targets)
     model, index, results, seconds = train_and_evaluate(
         positives, seen, targets, args)
     os.makedirs(args.work_dir, exist_ok=True)
@@ -247,7 +260,7 @@ def main():
               f"{r['hit@10_per_relevant']:.4f}  HR@10 per user "
               f"{r['hits@10']:.4f}  NDCG@10 {r['ndcg@10']:.4f}  MRR "
               f"{r['mrr']:.4f}  mean rank {r['mean_rank']:.0f}")
-    print("anchors: popularity hit@10 0.130, StarSpace 0.121; goal >= 0.20")
+    print("anchors: popularity hit@10 0.130, StarSpace 0.121; goal >= 0.22")
     print(json.dumps({"example": "movielens_implicit",
                       "args": vars(args), "train_seconds": round(seconds, 1),
                       "popularity": pop, "model": results}))
