@@ -85,6 +85,8 @@ def test_one_model_on_modapte(tmp_path):
     assert figures["categories"] == 90
     assert figures["train_pairs"] == 6993 * 90  # every (document, topic)
     assert figures["micro_f1"] >= 0.85
+    # One model: the running ensemble is that model, scored alike.
+    assert figures["members"][0]["ensemble_micro_f1"] == figures["micro_f1"]
     assert figures["svm"]["micro_f1"] >= 0.87
 
 
