@@ -1,12 +1,13 @@
 """Implicit top-10 recommendation on MovieLens-100k u1 with in-batch softmax.
 
-Protocol (the one the anchors were measured on): positives are the ratings
->= 4 in `u1.base`; targets are the ratings >= 4 in `u1.test`; every item the
-user rated in `u1.base` is excluded from their ranking. The model trains on
-the ratings >= `--min-rating` (default 3) of `u1.base`: that a user chose to
-watch and rate a movie is a signal too, and ratings of 3 add half as many
-pairs again (hit@10 0.229 over seeds 0-2, against 0.212 from the ratings
->= 4 alone). The popularity anchor counts the ratings >= 4, as measured.
+Protocol (the one the anchors were measured on): the anchors' positives are
+the ratings >= 4 in `u1.base`; targets are the ratings >= 4 in `u1.test`;
+every item the user rated in `u1.base` is excluded from their ranking. The
+model trains on the ratings >= `--min-rating` (default 3) of `u1.base`:
+that a user chose to watch and rate a movie is a signal too, and ratings of
+3 add half as many pairs again (hit@10 0.229 over seeds 0-2, against 0.212
+from the ratings >= 4 alone). The popularity anchor counts the ratings >=
+4, as measured.
 Reported: hit@10 per positive (each test positive ranked against the
 items that are neither seen nor the user's other test positives), HR@10 per
 user (share of users with a test positive in their top 10), NDCG@10 per
