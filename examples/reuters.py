@@ -78,6 +78,7 @@ from keras_o2v.data.prepare import trim_embeddings
 from keras_o2v.datasets import default_data_dir
 from keras_o2v.datasets import glove_file
 from keras_o2v.datasets import reuters
+from keras_o2v.hyperparameters import is_weights_key
 from keras_o2v.hyperparameters import resolve_hyperparameters
 from keras_o2v.models.object2vec import encode_side
 from keras_o2v.models.object2vec import make_optimizer
@@ -277,11 +278,17 @@ def make_corpus(args, train_docs, test_docs, categories, rng):
     return Corpus(docs, words, y_train, y_test, fit_idx, val_idx)
 
 
+def word_ids(corpus):
+    """Every document's whole token-id list; unknown words are `<unk>`
+    (id 1)."""
+    word_id = {w: i for i, w in enumerate(corpus.words)}
+    return [[word_id.get(w, 1) for w in d] for d in corpus.docs]
+
+
 def token_ids(corpus, max_len):
     """Token-id lists (the first `max_len`) of the train and test
     documents."""
-    word_id = {w: i for i, w in enumerate(corpus.words)}
-    ids = [[word_id.get(w, 1) for w in d][:max_len] for d in corpus.docs]
+    ids = [d[:max_len] for d in word_ids(corpus)]
     return ids[:corpus.n_train], ids[corpus.n_train:]
 
 
@@ -289,9 +296,7 @@ def tfidf_rows(corpus):
     """Each document's distinct word ids and their weights: sublinear tf
     times idf (smoothed, from the fitting documents), scaled to unit length:
     the features of the SVM anchor."""
-    word_id = {w: i for i, w in enumerate(corpus.words)}
-    ids = [np.array([word_id.get(w, 1) for w in d] or [1])
-           for d in corpus.docs]
+    ids = [np.array(d or [1]) for d in word_ids(corpus)]
     df = np.zeros(len(corpus.words))
     for i in corpus.fit_idx:
         df[np.unique(ids[i])] += 1
@@ -401,7 +406,7 @@ def pad_inputs(docs, max_len):
         else:
             out[key] = keras.utils.pad_sequences(
                 rows, padding="post", dtype="float32"
-                if key.endswith("_weights") else "int32")
+                if is_weights_key(key) else "int32")
     return out
 
 

@@ -6,8 +6,8 @@ from keras_o2v.api_export import register
 from keras_o2v.hyperparameters import ENCODERS
 from keras_o2v.hyperparameters import input_keys
 from keras_o2v.hyperparameters import is_weights_key
-from keras_o2v.hyperparameters import weights_key
 from keras_o2v.hyperparameters import resolve_hyperparameters
+from keras_o2v.hyperparameters import weights_key
 from keras_o2v.layers import MLP
 from keras_o2v.layers import Comparator
 from keras_o2v.layers import FieldEncoder

@@ -46,4 +46,3 @@ def test_min_rating_sets_the_train_pairs_only(implicit, data_dir, min_rating,
     # rating is excluded, and targets are the test ratings >= 4 not seen.
     assert seen == {1: {10, 11, 12}, 2: {10, 13}}
     assert dict(targets) == {1: {13}, 2: {11}}
-
