@@ -125,8 +125,10 @@ def decode_rates(source, spec, tf, seconds=3.0):
         f = tf.io.parse_example(raw, {k: tf.io.FixedLenFeature([], tf.string)
                                       for k in ("len0", "len1", "ids0",
                                                 "ids1", "label")})
-        return sum(tf.size(tf.io.decode_raw(tf.strings.reduce_join(f[k]),
-                                            tf.int32)) for k in f)
+        # Lengths and ids are uint16 (format version 2), labels float32.
+        return sum(tf.size(tf.io.decode_raw(
+            tf.strings.reduce_join(f[k]),
+            tf.float32 if k == "label" else tf.uint16)) for k in f)
 
     out = {}
     for name, fn, raw in (("example_per_record", parse_records, records),

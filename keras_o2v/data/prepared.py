@@ -9,9 +9,16 @@ once per shard, to check the shard is still whole).
 
 Encoding. Each TFRecord entry is one *block* of up to `block_records` (1024)
 records: a `tf.train.Example` with five bytes features, `len0`, `len1`
-(int32 row lengths), `ids0`, `ids1` (int32 ids, rows back to back) and
-`label` (float32; softmax classes are exact in float32). A window of blocks
-is parsed by one `tf.io.parse_example`, each feature's bytes are joined and
+(row lengths), `ids0`, `ids1` (ids, rows back to back) and `label`
+(float32; softmax classes are exact in float32). Lengths and ids are
+little-endian uint16 low halves; a block holding a value over 65535 also
+has that column's high halves in `<name>:hi` (`ids0:hi`), so ids from
+vocabularies under 65,536 (most) cost 2 bytes, not int32's 4: reading,
+checksumming, parsing and copying the bytes is most of the pipeline's
+work: on the same 1M records, format version 2 delivered 1.46-1.51M
+pairs/s where version 1's int32 gave 1.05-1.19M (A/B in one process,
+`benchmarks/README.md`, "Format version 2"). A window of blocks is
+parsed by one `tf.io.parse_example`, each feature's bytes are joined and
 `tf.io.decode_raw` gives the flat arrays: three memory copies, no varint
 decoding, and tf.data handles one element per block instead of one per
 record. Measured on 2 CPU cores (lengths uniform in 1..50, batches of
@@ -24,9 +31,10 @@ to the reading spec's `max_seq_len` at read time, so one conversion serves
 any `max_seq_len`.
 
 Extra fields of feature-rich objects (`enc0_fields`, `enc1_fields`) are
-two more bytes features each, `len:<key>` and `val:<key>` (`in0_genres`,
-and `in0_genres_weights` as float32), converted when the spec declares
-them and read like `in0`/`in1`; negatives take `in1`'s fields with it.
+two more bytes features each, `len:<key>` and `val:<key>` (`in0_genres`),
+and token weights one, `val:<key>_weights` (float32, rows as their ids'),
+converted when the spec declares them and read like `in0`/`in1`;
+negatives take `in1`'s fields with it.
 
 Reading an epoch: shard order is shuffled (a function of seed and epoch),
 shards are interleaved, blocks go through a shuffle buffer, then windows of
@@ -83,11 +91,13 @@ from keras_o2v.hyperparameters import WEIGHTS_SUFFIX
 from keras_o2v.hyperparameters import is_weights_key
 
 FORMAT = "keras_o2v.prepared"
-VERSION = 1
+VERSION = 2
 MANIFEST = "manifest.json"
 BLOCK_RECORDS = DEFAULT_CHUNK_LINES
 DEFAULT_RECORDS_PER_SHARD = 100_000
 MAX_REDRAWS = 10
+# Suffix of the bytes feature holding an integer column's high halves.
+HIGH = ":hi"
 # Rows are stored whole: read with this max_seq_len, nothing is cut.
 _WHOLE = 2**31 - 1
 _MIN_SPLIT_BYTES = 1 << 20
@@ -132,24 +142,35 @@ def _field(number, payload):
     return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
+def _put_integers(values, name, array):
+    """Integer column `name` as little-endian uint16 low halves; the high
+    halves follow in `name + HIGH` only in a block that has a value over
+    0xFFFF. Vocabularies under 65,536 ids (most) are read at half the bytes
+    of int32, which is most of the pipeline's work (module docstring)."""
+    array = np.asarray(array, np.int64)
+    values[name] = (array & 0xFFFF).astype("<u2").tobytes()
+    if array.size and array.max() > 0xFFFF:
+        values[name + HIGH] = (array >> 16).astype("<u2").tobytes()
+
+
 def encode_block(records):
     """A serialized `tf.train.Example` holding one block of `Records`.
 
     Written by hand (Example > Features > map entry > Feature > BytesList)
     so that conversion workers need no TensorFlow.
     """
-    values = {
-        "len0": records.in0.lengths.astype("<i4").tobytes(),
-        "len1": records.in1.lengths.astype("<i4").tobytes(),
-        "ids0": records.in0.values.astype("<i4").tobytes(),
-        "ids1": records.in1.values.astype("<i4").tobytes(),
-        "label": records.labels.astype("<f4").tobytes(),
-    }
+    values = {}
+    for key, ragged in (("0", records.in0), ("1", records.in1)):
+        _put_integers(values, "len" + key, ragged.lengths)
+        _put_integers(values, "ids" + key, ragged.values)
+    values["label"] = records.labels.astype("<f4").tobytes()
     for key, ragged in records.extra.items():
-        # Extra fields: int32 ids, or float32 token weights (`*_weights`).
-        dtype = "<f4" if is_weights_key(key) else "<i4"
-        values["len:" + key] = ragged.lengths.astype("<i4").tobytes()
-        values["val:" + key] = ragged.values.astype(dtype).tobytes()
+        if is_weights_key(key):
+            # Token weights share their ids' row lengths (validated equal).
+            values["val:" + key] = ragged.values.astype("<f4").tobytes()
+        else:
+            _put_integers(values, "len:" + key, ragged.lengths)
+            _put_integers(values, "val:" + key, ragged.values)
     entries = b"".join(
         _field(1, _field(1, key.encode()) + _field(2, _field(1, _field(1, v))))
         for key, v in values.items())
@@ -518,10 +539,12 @@ def _manifest(spec, files, block_records, totals, shards):
         "format": FORMAT,
         "version": VERSION,
         "encoding": ("TFRecord; one tf.train.Example per block of records; "
-                     "bytes features len0, len1, ids0, ids1 (int32 LE) and "
-                     "label (float32 LE); extra fields len:<key> (int32 LE) "
-                     "and val:<key> (int32 LE ids, float32 LE weights); "
-                     "rows whole, not truncated"),
+                     "bytes features len0, len1 (row lengths), ids0, ids1 "
+                     "and label (float32 LE); extra fields len:<key> and "
+                     "val:<key> (ids; weights: float32 LE, rows as their "
+                     "ids'); lengths and ids are uint16 LE low halves, "
+                     "their high halves in <name>:hi in blocks holding a "
+                     "value over 65535; rows whole, not truncated"),
         "block_records": block_records,
         "records": totals["records"],
         "nonzero_labels": totals["nonzero_labels"],
@@ -673,6 +696,13 @@ def manifest_stats(manifest, spec):
 def _ids_key(key):
     """The ids input of `key` (`in0_tags` for `in0_tags_weights`)."""
     return key[:-len(WEIGHTS_SUFFIX)] if is_weights_key(key) else key
+
+
+def _columns(key):
+    """The bytes features of input `key`: (row lengths, values)."""
+    if key in ("in0", "in1"):
+        return "len" + key[-1], "ids" + key[-1]
+    return "len:" + _ids_key(key), "val:" + key
 
 
 def _side(key):
@@ -834,28 +864,61 @@ class PreparedChannel:
             return self.spec.inputs[key].max_seq_len
         return self.spec.fields[_ids_key(key)].max_seq_len
 
+    def _largest(self, name):
+        """The largest value of integer column `name` in the data."""
+        stat = "max_len" if name.startswith("len") else "max_id"
+        if name in ("len0", "len1", "ids0", "ids1"):
+            return self.manifest[stat]["in" + name[-1]]
+        return self.manifest["fields"][name.partition(":")[2]][stat]
+
     def _decode(self, raw):
         """`({key: RaggedTensor}, labels)` of a window of blocks: every
         input the spec reads (`spec.keys()`)."""
-        names = {"in0": ("len0", "ids0"), "in1": ("len1", "ids1")}
         keys = self.spec.keys()
-        features = ["label"]
+        floats, ints = ["label"], []
         for key in keys:
-            features += names.get(key, ("len:" + key, "val:" + key))
-        features = tf.io.parse_example(
-            raw, {k: tf.io.FixedLenFeature([], tf.string) for k in features})
+            lengths, values = _columns(key)
+            if is_weights_key(key):
+                floats.append(values)
+            else:
+                ints += [lengths, values]
+        wide = [name for name in ints if self._largest(name) > 0xFFFF]
+        string = tf.io.FixedLenFeature([], tf.string)
+        features = tf.io.parse_example(raw, {
+            **{name: string for name in floats + ints},
+            # Absent from the blocks whose values all fit in 16 bits.
+            **{name + HIGH: tf.io.FixedLenFeature([], tf.string, b"")
+               for name in wide}})
 
         def column(name, dtype):
             return tf.io.decode_raw(tf.strings.reduce_join(features[name]),
                                     dtype)
 
-        out = {}
+        def integers(name):
+            low = tf.cast(column(name, tf.uint16), tf.int32)
+            if name not in wide:
+                return low
+            # Each value's high half, 0 in the blocks written without.
+            has_high = tf.strings.length(features[name + HIGH]) > 0
+            counts = tf.strings.length(features[name]) // 2
+            block = tf.repeat(tf.range(tf.size(counts)), counts)
+            skipped = tf.cumsum(tf.where(has_high, 0, counts), exclusive=True)
+            high = tf.cast(column(name + HIGH, tf.uint16), tf.int32)
+            index = tf.where(tf.gather(has_high, block),
+                             tf.range(tf.size(low)) - tf.gather(skipped,
+                                                                block),
+                             tf.size(high))
+            high = tf.gather(tf.concat([high, [0]], 0), index)
+            return tf.bitwise.bitwise_or(low, tf.bitwise.left_shift(high, 16))
+
+        out, row_lengths = {}, {}
         for key in keys:
-            lengths_name, values_name = names.get(key, ("len:" + key,
-                                                        "val:" + key))
-            values = column(values_name, tf.float32 if is_weights_key(key)
-                            else tf.int32)
-            lengths = column(lengths_name, tf.int32)
+            lengths_name, values_name = _columns(key)
+            if lengths_name not in row_lengths:
+                row_lengths[lengths_name] = integers(lengths_name)
+            lengths = row_lengths[lengths_name]
+            values = (column(values_name, tf.float32) if is_weights_key(key)
+                      else integers(values_name))
             limit = self._limit(key)
             if self._stored_len(key) > limit:
                 # Keep each row's head, as the JSON Lines reader does.
@@ -972,7 +1035,7 @@ class PreparedChannel:
         features = tf.io.parse_example(raw, {
             k: tf.io.FixedLenFeature([], tf.string) for k in ("len0",
                                                               "label")})
-        records = tf.reduce_sum(tf.strings.length(features["len0"])) // 4
+        records = tf.reduce_sum(tf.strings.length(features["len0"])) // 2
         if self.negative_sampling_rate > 0:
             labels = tf.io.decode_raw(tf.strings.reduce_join(
                 features["label"]), tf.float32)

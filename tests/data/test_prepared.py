@@ -73,6 +73,65 @@ def test_one_epoch_is_the_json_lines_records_truncated(prepared):
     assert ch.stats.records == 300 and ch.stats.max_len1 == 8
 
 
+def test_values_over_16_bits_round_trip_in_the_blocks_that_hold_them(
+        write_jsonl, tmp_path):
+    # Lengths and ids are stored as uint16 halves; only blocks holding a
+    # value over 65535 carry the high halves, so windows mix both kinds.
+    from keras_o2v.data import FieldSpec
+    from keras_o2v.data.prepared import encode_block
+
+    spec = RecordSpec({"in0": InputSpec(2**20, 8), "in1": InputSpec(100, 4)},
+                      label="softmax", num_classes=2,
+                      fields={"in0_tags": FieldSpec(2**18, 3, weighted=True)})
+    data = rows(100)
+    for i, row in enumerate(data):
+        row["in0_tags"] = [i + 1, 7 * i + 2]
+        row["in0_tags_weights"] = [0.5, i / 4]
+        if 40 <= i < 50:  # the third block of 20 only
+            row["in0"] = [65536 + i, 2**20 - 1 - i, 65535, 3]
+            row["in0_tags"] = [2**18 - 1 - i, 70000]
+    data[5]["in1"] = [i % 99 + 1 for i in range(70000)]  # over 65535 long
+    source = write_jsonl(data)
+    out = str(tmp_path / "prepared")
+    manifest = convert(source, out, spec, records_per_shard=40,
+                       block_records=20)
+    assert manifest["max_id"]["in0"] == 2**20 - 41
+    assert manifest["max_len"]["in1"] == 70000
+
+    blocks = [tf.train.Example.FromString(raw.numpy()).features.feature
+              for shard in manifest["shards"]
+              for raw in tf.data.TFRecordDataset(os.path.join(out,
+                                                              shard["file"]))]
+    assert [sorted(k for k in b if k.endswith(":hi")) for b in blocks] == [
+        ["len1:hi"], [], ["ids0:hi", "val:in0_tags:hi"], [], []]
+    # Weights share their ids' lengths; small ids take 2 bytes each.
+    assert "len:in0_tags_weights" not in blocks[0]
+    assert len(blocks[1]["ids0"].bytes_list.value[0]) == 2 * sum(
+        len(r["in0"]) for r in data[20:40])
+
+    def records(dataset):
+        out = []
+        for x, y in dataset:
+            x = {k: v.numpy() for k, v in x.items()}
+            for i, label in enumerate(y.numpy()):
+                tags = x["in0_tags"][i]
+                out.append((int(label), tuple(x["in0"][i][x["in0"][i] != 0]),
+                            tuple(x["in1"][i][x["in1"][i] != 0]),
+                            tuple(tags[tags != 0]),
+                            tuple(x["in0_tags_weights"][i][tags != 0])))
+        return sorted(out)
+
+    want = records(JsonlChannel(source, spec, 16).as_dataset())
+    got = records(PreparedChannel(out, spec, 16, shuffle_buffer=40,
+                                  seed=0).as_dataset())
+    assert got == want and len(got) == 100
+    row = data[40]
+    assert (row["label"], (65576, 2**20 - 41, 65535, 3), tuple(row["in1"]),
+            (2**18 - 41, 70000), (0.5, 10.0)) in got
+    assert (data[5]["label"], tuple(data[5]["in0"]), (1, 2, 3, 4),
+            (6, 37), (0.5, 1.25)) in got
+
+
 def test_element_spec_and_padding_match_jsonl_channel(prepared):
     source, out = prepared
     jsonl = JsonlChannel(source, SPEC, batch_size=32)
