@@ -4,7 +4,7 @@
 # one JSON line (benchmarks/gpu_throughput.py has the details).
 #
 #   bash benchmarks/gpu.sh             # on the GPU machine
-#   bash benchmarks/gpu.sh --small     # a one-minute check on any CPU
+#   bash benchmarks/gpu.sh --small     # a check on any CPU (about 5 min on 2 cores)
 #
 # Extra arguments go to gpu_throughput.py. With no package registry in reach,
 # put wheels in .whl/ (see the device notes) and they are installed from there.
