@@ -17,6 +17,7 @@ from keras_o2v.api_export import register
 from keras_o2v.hyperparameters import is_weights_key
 from keras_o2v.hyperparameters import resolve_hyperparameters
 from keras_o2v.models.object2vec import encode_side
+from keras_o2v.models.object2vec import jit_compile_for
 from keras_o2v.models.object2vec import make_encoders
 from keras_o2v.models.object2vec import make_field_encoders
 from keras_o2v.models.object2vec import make_optimizer
@@ -231,7 +232,8 @@ def build_retrieval_model(hyperparameters=None, *, similarity="cosine",
                            batch_metrics_k=batch_metrics_k,
                            train_metrics=train_metrics)
     if compile:
-        model.compile(optimizer=make_optimizer(model.hyperparameters))
+        model.compile(optimizer=make_optimizer(model.hyperparameters),
+                      jit_compile=jit_compile_for(model.hyperparameters))
     return model
 
 

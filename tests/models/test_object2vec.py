@@ -154,6 +154,25 @@ def test_metric_names():
     assert logs["root_mean_squared_error"] == pytest.approx(
         logs["mean_squared_error"] ** 0.5, rel=1e-5)
 
+def test_sequence_inputs_compile_without_xla(monkeypatch):
+    # As on one GPU, where Keras' "auto" turns XLA on: one XLA program per
+    # batch shape would recompile for every new pair of padded widths.
+    from keras.src.trainers.trainer import Trainer
+
+    monkeypatch.setattr(Trainer, "_resolve_auto_jit_compile",
+                        lambda self: True)
+    ids = {"enc0_vocab_size": 30, "enc0_max_seq_len": 1, "enc_dim": 8,
+           "mlp_dim": 6}
+    assert keras_o2v.build_object2vec(ids).jit_compile is True
+    assert keras_o2v.build_object2vec(SMALL).jit_compile is False
+    tags = [{"name": "tags", "vocab_size": 9, "max_seq_len": 3}]
+    assert keras_o2v.build_object2vec(ids, enc1_fields=tags).jit_compile \
+        is False
+    model = keras_o2v.build_object2vec(SMALL)
+    model.jit_compile = True  # fixed-length data: the user's choice
+    assert model.jit_compile is True
+
+
 @OTHER_BACKENDS
 
 def test_learns_a_simple_pair_task():
