@@ -318,10 +318,10 @@ def jit_compile_for(hp):
     batch to its own longest row, so sequences arrive in many shapes. Keras'
     `"auto"` turns XLA on for TensorFlow on one GPU, which would then wait
     on a compilation for each new pair of widths: on 2 CPU cores, 300 steps
-    of a pooled model over 14 (in0, in1) widths took 34.8 s with XLA and
-    5.5 s without. One-token inputs have one shape and keep `"auto"`; JAX
-    always compiles. With fixed-length sequences, set
-    `model.jit_compile = True`.
+    of a pooled model over 17 (in0, in1) widths took 46.3 s with XLA and
+    7.1 s without (`benchmarks/xla_widths.py`). One-token inputs have one
+    shape and keep `"auto"`; JAX always compiles. With fixed-length
+    sequences, set `model.jit_compile = True`.
     """
     if keras.backend.backend() != "tensorflow":
         return "auto"
