@@ -852,11 +852,12 @@ class PreparedChannel:
                          tf.cast(epoch, tf.int64) * 1_000_003
                          + tf.cast(step, tf.int64)])
 
-    def _stored_len(self, key):
-        """Longest row of input `key` in the data (weights: their ids')."""
+    def _stored(self, key, stat):
+        """`stat` of input `key` in the data (weights: their ids'):
+        `"max_len"`, its longest row, or `"max_id"`, its largest id."""
         if key in ("in0", "in1"):
-            return self.manifest["max_len"][key]
-        return self.manifest["fields"][_ids_key(key)]["max_len"]
+            return self.manifest[stat][key]
+        return self.manifest["fields"][_ids_key(key)][stat]
 
     def _limit(self, key):
         """The spec's truncation length of input `key`."""
@@ -864,25 +865,20 @@ class PreparedChannel:
             return self.spec.inputs[key].max_seq_len
         return self.spec.fields[_ids_key(key)].max_seq_len
 
-    def _largest(self, name):
-        """The largest value of integer column `name` in the data."""
-        stat = "max_len" if name.startswith("len") else "max_id"
-        if name in ("len0", "len1", "ids0", "ids1"):
-            return self.manifest[stat]["in" + name[-1]]
-        return self.manifest["fields"][name.partition(":")[2]][stat]
-
     def _decode(self, raw):
         """`({key: RaggedTensor}, labels)` of a window of blocks: every
         input the spec reads (`spec.keys()`)."""
         keys = self.spec.keys()
-        floats, ints = ["label"], []
+        floats, ints, wide = ["label"], [], []
         for key in keys:
             lengths, values = _columns(key)
             if is_weights_key(key):
                 floats.append(values)
-            else:
-                ints += [lengths, values]
-        wide = [name for name in ints if self._largest(name) > 0xFFFF]
+                continue
+            ints += [lengths, values]
+            wide += [name for name, stat in ((lengths, "max_len"),
+                                             (values, "max_id"))
+                     if self._stored(key, stat) > 0xFFFF]
         string = tf.io.FixedLenFeature([], tf.string)
         features = tf.io.parse_example(raw, {
             **{name: string for name in floats + ints},
@@ -920,7 +916,7 @@ class PreparedChannel:
             values = (column(values_name, tf.float32) if is_weights_key(key)
                       else integers(values_name))
             limit = self._limit(key)
-            if self._stored_len(key) > limit:
+            if self._stored(key, "max_len") > limit:
                 # Keep each row's head, as the JSON Lines reader does.
                 position = tf.ragged.range(lengths).flat_values
                 values = tf.boolean_mask(values, position < limit)
@@ -994,7 +990,7 @@ class PreparedChannel:
 
     def _width(self, key):
         """Columns of the dense rows of input `key`: its longest kept row."""
-        return min(self._stored_len(key), self._limit(key))
+        return min(self._stored(key, "max_len"), self._limit(key))
 
     def _window(self, step, raw, offset, epoch):
         """Decodes a window, adds negatives, orders it: dense rows out.
