@@ -2,21 +2,29 @@
 
 The plain example (`movielens.py`) gives each side one id, which makes
 Object2Vec a biased matrix factorisation. Here each side is a feature-rich
-object (keras_o2v's `enc0_fields`/`enc1_fields`, `encX_id_bias`):
+object (keras_o2v's `enc0_fields`/`enc1_fields`, `encX_id_bias`,
+`encX_activation`):
 
 * user (`in0`): the user id, plus the fields
   `history` - every movie the user rated in the *train* channel, pooled
   with SVD++'s 1/sqrt(n) (`combiner="sqrtn"`), and
   `profile` - age bucket, gender, occupation and first zip digit (u.user);
 * movie (`in1`): the movie id, plus `meta` - its genres and release decade
-  (u.item);
-* a per-id bias on each side, with its own L2 (`bias_l2`), and the output
-  layer's bias as the global mean.
+  (u.item) - and, in the default `autorec` config, `raters` - every user
+  who rated it in the train channel, weighted by the rating they gave,
+  summed (`combiner="sum"`); the movie's encoding then goes through a
+  sigmoid (`enc1_activation`). That is I-AutoRec's item encoder
+  (Sedhain et al. 2015), with the user's vector as its decoder row;
+* a per-user bias, with its own L2 (`bias_l2`), and the output layer's
+  bias as the global mean. `--config svdpp` drops `raters` and the
+  sigmoid and adds per-movie biases: SVD++ with side features.
 
-The history never looks at validation or test ratings. Records look like
+Neither field ever looks at validation or test ratings, and a train
+record's own rating is left out of both. Records look like
 
     {"label": 4, "in0": [196], "in0_history": [242, 302, ...],
-     "in0_profile": [3, 8, 27, 36], "in1": [242], "in1_meta": [4, 25]}
+     "in0_profile": [3, 8, 27, 36], "in1": [242], "in1_meta": [4, 25],
+     "in1_raters": [63, 226, ...], "in1_raters_weights": [3, 5, ...]}
 
     python examples/movielens_features.py --data-dir ../shared/data \\
         --split ua --seeds 0,1,2
@@ -44,7 +52,8 @@ from keras_o2v.training import train
 AGE_BUCKETS = (18, 25, 35, 45, 50, 56)  # MovieLens-1M's age groups
 MAX_HISTORY = 300  # longer histories keep a random subset
 
-HYPERPARAMETERS = {
+# SVD++ with side features: users and movies are ids plus fields, as sums.
+SVDPP = {
     "enc0_network": "pooled_embedding",
     "enc0_vocab_size": NUM_USERS + 1,
     "enc0_max_seq_len": 1,
@@ -72,6 +81,31 @@ HYPERPARAMETERS = {
     "early_stopping_patience": 3,
     "early_stopping_tolerance": 0.00001,
 }
+# I-AutoRec's item encoder as a feature-rich movie: the sigmoid of the sum
+# of its raters' vectors, each times the rating they gave (a train record's
+# own rating left out), plus its id and meta. Users as in SVD++, the
+# per-user bias being AutoRec's output bias.
+AUTOREC = {
+    **SVDPP,
+    "enc0_fields": [
+        {**SVDPP["enc0_fields"][0], "l2": 0.03},
+        SVDPP["enc0_fields"][1],
+    ],
+    "enc1_fields": [
+        *SVDPP["enc1_fields"],
+        {"name": "raters", "vocab_size": NUM_USERS + 1,
+         "max_seq_len": NUM_USERS, "weighted": True, "combiner": "sum",
+         "l2": 0.001},
+    ],
+    "enc1_activation": "sigmoid",
+    "enc1_id_bias": False,
+    "bias_l2": 0.001,
+    "enc_dim": 128,
+    "embedding_l2": 0.5,
+    "learning_rate": 0.001,
+    "epochs": 30,
+}
+CONFIGS = {"autorec": AUTOREC, "svdpp": SVDPP}
 
 
 def user_profiles(data_dir):
@@ -109,15 +143,16 @@ def _capped(items, length, rng):
 
 
 def write_channels(data_dir, split, seed, out_dir, explicit=False,
-                   raters=False, max_history=MAX_HISTORY):
+                   max_history=MAX_HISTORY, raters=True):
     """Train/validation/test JSON Lines of `split`; returns their paths.
 
     5% of the split's base file (shuffled with `seed`) is the validation
-    channel; histories come from the remaining train ratings only, and a
-    train record's own rating is left out of them (at test time the rated
-    movie is never in the history either; with `explicit` its rating would
-    otherwise leak into the input). Histories longer than `max_history`
-    keep a random subset.
+    channel; histories and raters come from the remaining train ratings
+    only, and a train record's own rating is left out of both (at test time
+    the rated pair is in neither, and its rating would otherwise leak into
+    the input). Histories longer than `max_history` keep a random subset;
+    with `raters`, a movie lists all its raters, weighted by their ratings
+    (`in1_raters`, which the `autorec` config reads).
     """
     base, test = movielens.load_ratings(data_dir, split)
     rng = np.random.default_rng(seed)
@@ -143,45 +178,46 @@ def write_channels(data_dir, split, seed, out_dir, explicit=False,
                        "in0_history": [i for i, _ in rated],
                        "in0_profile": profiles[user],
                        "in1": [item], "in1_meta": meta[item]}
+                if raters:
+                    others = [(u, r) for u, r in by_item.get(item, [])
+                              if u != user]
+                    row["in1_raters"] = [u for u, _ in others]
+                    row["in1_raters_weights"] = [r for _, r in others]
                 if explicit:
                     row["in0_rated"] = row["in0_history"]
                     row["in0_rated_weights"] = [r - 3 for _, r in rated]
-                if raters:
-                    row["in1_raters"] = [u for u, _ in _capped(
-                        [(u, r) for u, r in by_item.get(item, [])
-                         if u != user], max_history, rng)]
                 f.write(json.dumps(row) + "\n")
     return paths
 
 
-def hyperparameters(explicit=False, raters=False, max_history=MAX_HISTORY):
-    """`HYPERPARAMETERS` with the optional fields of `write_channels`."""
-    hp = dict(HYPERPARAMETERS)
+def hyperparameters(config="autorec", explicit=False,
+                    max_history=MAX_HISTORY):
+    """`CONFIGS[config]` with the optional fields of `write_channels`."""
+    hp = dict(CONFIGS[config])
     history = {**hp["enc0_fields"][0], "max_seq_len": max_history}
-    hp["enc0_fields"] = [history, hp["enc0_fields"][1]]
+    hp["enc0_fields"] = [history, *hp["enc0_fields"][1:]]
     if explicit:
         # Ratings as weights: sum((r - 3) * z_j) / sqrt(sum((r - 3)**2)).
         hp["enc0_fields"].append({**history, "name": "rated",
                                   "weighted": True})
-    if raters:
-        hp["enc1_fields"] = hp["enc1_fields"] + [{
-            "name": "raters", "vocab_size": NUM_USERS + 1,
-            "max_seq_len": max_history, "combiner": "sqrtn", "l2": 0.01}]
     return hp
 
 
-def run(data_dir, split, seed, work_dir, overrides, verbose, **options):
+def run(data_dir, split, seed, work_dir, overrides, verbose,
+        config="autorec", **options):
     """Test RMSE, best epoch and seconds of one seed.
 
-    `options`: `explicit`, `raters`, `max_history` of `write_channels`.
+    `options`: `explicit`, `max_history` of `write_channels`.
     """
     out_dir = os.path.join(work_dir, f"{split}-seed{seed}")
-    paths = write_channels(data_dir, split, seed, out_dir, **options)
+    hp = {**hyperparameters(config, **options), **overrides}
+    raters = any(f["name"] == "raters" for f in hp["enc1_fields"])
+    paths = write_channels(data_dir, split, seed, out_dir, raters=raters,
+                           **options)
     start = time.perf_counter()
-    result = train(paths["train"], {**hyperparameters(**options),
-                                    **overrides},
+    result = train(paths["train"], hp,
                    validation=paths["validation"], test=paths["test"],
-                   seed=seed, model_dir=os.path.join(out_dir, "model"),
+                   seed=seed, model_dir=os.path.join(out_dir, config),
                    verbose=verbose)
     metrics = result.metrics
     return (metrics["test:root_mean_squared_error"], metrics["best_epoch"],
@@ -199,12 +235,14 @@ def main():
                         choices=movielens.SPLITS)
     parser.add_argument("--seeds", default="0,1,2",
                         help="comma-separated seeds (default 0,1,2)")
+    parser.add_argument("--config", choices=sorted(CONFIGS),
+                        default="autorec",
+                        help="'autorec' (default): movies encoded from "
+                        "their raters' ratings through a sigmoid, as "
+                        "I-AutoRec; 'svdpp': ids plus fields, as SVD++")
     parser.add_argument("--explicit", action="store_true",
                         help="add `in0_rated`: the history weighted by "
                         "rating - 3 (ratings as token weights)")
-    parser.add_argument("--raters", action="store_true",
-                        help="add `in1_raters`: the users who rated the "
-                        "movie in the train channel")
     parser.add_argument("--max-history", type=int, default=MAX_HISTORY,
                         help="longest history kept (a random subset); "
                         f"default {MAX_HISTORY}")
@@ -223,7 +261,7 @@ def main():
     for seed in seeds:
         rmse, best, seconds = run(
             args.data_dir, args.split, seed, args.work_dir, overrides,
-            args.verbose, explicit=args.explicit, raters=args.raters,
+            args.verbose, config=args.config, explicit=args.explicit,
             max_history=args.max_history)
         rmses.append(rmse)
         print(f"{args.split}.test RMSE, seed {seed}: {rmse:.4f}  (best "
@@ -233,7 +271,7 @@ def main():
           f"+- {spread:.4f}  (Surprise SVD++ 0.935 on ua, 0.933 on u1; "
           "GC-MC with side features 0.905 on u1)")
     print(json.dumps({"example": "movielens_features", "split": args.split,
-                      "explicit": args.explicit, "raters": args.raters,
+                      "config": args.config, "explicit": args.explicit,
                       "max_history": args.max_history,
                       "seeds": seeds, "test_rmse": rmses,
                       "mean": mean, "std": spread}))

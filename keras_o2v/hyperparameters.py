@@ -29,6 +29,10 @@ implicit:
   named token fields per side, each pooled (optionally with per-token
   weights) and added to the side's encoding, and per-id biases on the
   regression output (see `parse_fields` and `keras_o2v.layers.fields`).
+* `enc0_activation`/`enc1_activation` (keras_o2v extensions, default
+  `"linear"`: none) apply an activation to a side's whole encoding, its
+  encoder's output plus its fields: `"sigmoid"` on a movie encoded from its
+  raters' ratings is I-AutoRec's hidden layer.
 * `token_embedding_storage_type="row_sparse"` trains the token tables with
   lazy row updates (`keras_o2v.optimizers`: only the rows a batch looks up,
   and their optimizer slots, are touched). No other setting is rejected with
@@ -65,6 +69,8 @@ COMPARATORS = ("hadamard", "concat", "abs_diff")
 OPTIMIZERS = ("adadelta", "adagrad", "adam", "sgd", "rmsprop")
 OUTPUT_LAYERS = ("softmax", "mean_squared_error")
 MLP_ACTIVATIONS = ("tanh", "relu", "linear")
+# What `encX_activation` may apply to a side's encoding.
+ENCODING_ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu")
 # Set in AWS notebooks; they tune MXNet's kvstore and mean nothing here.
 IGNORED_HYPERPARAMETERS = ("_kvstore", "_num_gpus", "_num_kv_servers")
 
@@ -175,6 +181,10 @@ SPECS = {
         Spec("enc0_id_bias", "bool", False, extension=True),
         Spec("enc1_id_bias", "bool", False, extension=True),
         Spec("bias_l2", "float", 0.0, 0.0, 100.0, extension=True),
+        Spec("enc0_activation", "choice", "linear",
+             choices=ENCODING_ACTIVATIONS, extension=True),
+        Spec("enc1_activation", "choice", "linear",
+             choices=ENCODING_ACTIVATIONS, extension=True),
     ]
 }
 EXTENSIONS = tuple(name for name, spec in SPECS.items() if spec.extension)

@@ -217,6 +217,46 @@ def test_model_inputs_encode_and_biases(model):
         np.zeros((12, 1), "float32"))
 
 
+def test_encoding_activation_applies_to_the_whole_side(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    model = keras_o2v.build_object2vec({**HP, "enc1_activation": "sigmoid"})
+    x = {"in0": np.array([[1], [2]]), "in1": np.array([[3], [4]]),
+         "in0_hist": np.array([[4, 5], [6, 0]]),
+         "in0_hist_weights": np.array([[1.0, 2.0], [3.0, 0.0]], "float32"),
+         "in1_meta": np.array([[1, 2], [0, 0]])}
+    meta = ops.convert_to_numpy(
+        model.get_layer("in1_meta_encoder").token_embedding.embeddings)
+    raw = ops.convert_to_numpy(model.encoder1(x["in1"]))
+    raw[0] += (meta[1] + meta[2]) / 2  # the field's mean, before the sigmoid
+    encoding = ops.convert_to_numpy(model.encode("in1", x))
+    np.testing.assert_allclose(encoding, 1 / (1 + np.exp(-raw)), rtol=1e-5)
+    # The comparator sees the activated encoding; side 0 stays linear.
+    kernel, bias = (ops.convert_to_numpy(w)
+                    for w in model.get_layer("output").weights)
+    expected = (ops.convert_to_numpy(model.encode("in0", x)) * encoding
+                ) @ kernel + bias
+    np.testing.assert_allclose(ops.convert_to_numpy(model.pair_scores(x)),
+                               expected, rtol=1e-5, atol=1e-6)
+    # .keras and SavedModel keep it: the config is the hyperparameters.
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.hyperparameters["enc1_activation"] == "sigmoid"
+    np.testing.assert_allclose(ops.convert_to_numpy(loaded.encode("in1", x)),
+                               encoding, atol=1e-6)
+    exported = tf.saved_model.load(keras_o2v.export_saved_model(
+        model, str(tmp_path / "export")))
+    vectors = exported.signatures["embed_in1"](**{
+        k: tf.constant(v) for k, v in x.items() if k.startswith("in1")})
+    np.testing.assert_allclose(vectors["embeddings"].numpy(), encoding,
+                               atol=1e-6)
+    with pytest.raises(ValueError, match=r"`enc0_activation` must be one of "
+                       r"\['linear', 'sigmoid', 'tanh', 'relu'\]"):
+        resolve_hyperparameters({**HP, "enc0_activation": "softmax"})
+
+
 def test_save_load_keeps_fields(model, tmp_path):
     import keras
 
@@ -380,6 +420,39 @@ def test_prepared_data_with_fields_reads_the_json_lines_records(
         PreparedChannel(out, other, 32)
 
 
+def test_bucketing_goes_by_the_longest_field(write_jsonl, tmp_path):
+    from keras_o2v.data.prepared import PreparedChannel
+    from keras_o2v.data.prepared import convert
+
+    # One-token in0/in1: only the field's length can group the batches.
+    spec = RecordSpec({"in0": InputSpec(10, 1), "in1": InputSpec(12, 1)},
+                      "regression", fields={"in1_raters": FieldSpec(10, 40)})
+    # Lengths 4..43, 16 records each: 10 buckets of 64 records.
+    rows = [{"label": 1.0, "in0": [1], "in1": [2],
+             "in1_raters": [3] * (4 + i % 40)} for i in range(640)]
+    np.random.default_rng(0).shuffle(rows)
+    path = write_jsonl(rows)
+    jsonl = JsonlChannel(path, spec, batch_size=32, bucket_width=4, seed=0)
+    batches = list(jsonl.batches())
+    assert sum(len(b) for b in batches) == 640
+    # A batch spans at most two adjacent buckets; unbucketed, most span 9.
+    assert max(np.ptp(b.extra["in1_raters"].lengths // 4)
+               for b in batches) <= 1
+    unbucketed = JsonlChannel(path, spec, batch_size=32, seed=0)
+    assert np.mean([np.ptp(b.extra["in1_raters"].lengths // 4)
+                    for b in unbucketed.batches()]) > 7
+    out = str(tmp_path / "p")
+    convert(path, out, spec)
+    prepared = PreparedChannel(out, spec, batch_size=32, shuffle_buffer=640,
+                               bucket_width=4, seed=0, drop_remainder=True)
+    widths = []
+    for x, _ in prepared.as_dataset():
+        lengths = (x["in1_raters"].numpy() != 0).sum(axis=1)
+        assert lengths.max() // 4 == lengths.min() // 4
+        widths.append(x["in1_raters"].shape[1])
+    assert len(widths) == 20 and min(widths) == 7  # short batches pad less
+
+
 def test_prepared_negatives_carry_in1_fields(write_jsonl, tmp_path):
     from keras_o2v.data.prepared import PreparedChannel
     from keras_o2v.data.prepared import convert
@@ -448,6 +521,24 @@ def test_retrieval_towers_read_fields(write_jsonl, tmp_path):
     with pytest.raises(ValueError, match="`enc0_id_bias` must be False"):
         RetrievalModel({**hp, "enc0_id_bias": True,
                         "output_layer": "mean_squared_error"})
+
+
+def test_retrieval_towers_apply_the_encoding_activation():
+    from keras_o2v.retrieval import RetrievalModel
+
+    model = RetrievalModel({
+        "enc0_network": "pooled_embedding", "enc0_vocab_size": 10,
+        "enc0_max_seq_len": 1, "enc1_network": "pooled_embedding",
+        "enc1_vocab_size": 12, "enc1_max_seq_len": 1, "enc_dim": 8,
+        "enc0_activation": "relu"})
+    x = {"in0": np.array([[1], [2]]), "in1": np.array([[3], [4]])}
+    raw0 = ops.convert_to_numpy(model.encoder0(x["in0"]))
+    assert (raw0 < 0).any()
+    np.testing.assert_allclose(ops.convert_to_numpy(model.encode("in0", x)),
+                               np.maximum(raw0, 0), atol=1e-7)
+    np.testing.assert_allclose(ops.convert_to_numpy(model.encode("in1", x)),
+                               ops.convert_to_numpy(model.encoder1(x["in1"])),
+                               atol=1e-7)
 
 
 def test_a_field_can_read_an_encoders_token_table(tmp_path):

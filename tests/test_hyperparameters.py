@@ -59,12 +59,14 @@ def test_every_documented_hyperparameter_is_known():
     assert set(SPECS) - set(EXTENSIONS) == set(NUMERIC) | set(CHOICES)
     assert EXTENSIONS == ("embedding_l2", "tied_encoder_weights",
                           "enc0_fields", "enc1_fields", "enc0_id_bias",
-                          "enc1_id_bias", "bias_l2")
+                          "enc1_id_bias", "bias_l2", "enc0_activation",
+                          "enc1_activation")
     # Every extension is off by default: SageMaker behaviour.
     assert {name: defaults()[name] for name in EXTENSIONS} == {
         "embedding_l2": 0.0, "tied_encoder_weights": False,
         "enc0_fields": [], "enc1_fields": [], "enc0_id_bias": False,
-        "enc1_id_bias": False, "bias_l2": 0.0}
+        "enc1_id_bias": False, "bias_l2": 0.0, "enc0_activation": "linear",
+        "enc1_activation": "linear"}
 
 
 @pytest.mark.parametrize("name", sorted(NUMERIC))

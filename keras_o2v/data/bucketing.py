@@ -4,6 +4,8 @@ With bucketing, the records of a shuffle block are sorted by
 `max(len(in0), len(in1)) // bucket_width` (ties broken at random), cut into
 consecutive batches, and the batches are then emitted in random order. Every
 batch thus holds records of similar length, so per-batch padding stays small.
+With feature-rich objects the longest of all inputs counts, extra fields
+included: a movie's raters or a user's history is then what a batch pads.
 """
 
 import numpy as np
@@ -26,7 +28,8 @@ def batch_order(records, batch_size, bucket_width, rng, shuffle=True):
     if not shuffle:
         order = np.arange(n)
     elif bucket_width > 0:
-        length = np.maximum(records.in0.lengths, records.in1.lengths)
+        length = np.max([ragged.lengths for ragged in
+                         records.inputs().values()], axis=0)
         order = np.lexsort((rng.random(n), length // bucket_width))
     else:
         order = rng.permutation(n)

@@ -632,6 +632,15 @@ class ChannelStats:
     nonzero_labels: int = 0
     max_len0: int = 0
     max_len1: int = 0
+    # None where unknown (prepared data converted before it was recorded).
+    label_sum: float = 0.0
+
+    @property
+    def label_mean(self):
+        """Mean label, or None if unknown."""
+        if self.label_sum is None or not self.records:
+            return None
+        return self.label_sum / self.records
 
 
 def no_records_message(path):
@@ -651,6 +660,7 @@ def scan(path, spec, chunk_lines=DEFAULT_CHUNK_LINES):
     for chunk in read_records(path, spec, chunk_lines):
         stats.records += len(chunk)
         stats.nonzero_labels += int(np.count_nonzero(chunk.labels))
+        stats.label_sum += float(np.sum(chunk.labels, dtype=np.float64))
         if len(chunk.in0):
             stats.max_len0 = max(stats.max_len0, int(chunk.in0.lengths.max()))
         if len(chunk.in1):

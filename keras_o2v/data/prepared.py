@@ -187,6 +187,7 @@ def _block_stats(records, spec):
         "records": len(records),
         "nonzero_labels": int(np.count_nonzero(y)),
         "label_min": float(y.min()), "label_max": float(y.max()),
+        "label_sum": float(y.sum()),
         "integer_labels": bool((y == np.floor(y)).all()),
         "histogram": histogram,
         "max_len": [int(records.in0.lengths.max()),
@@ -208,6 +209,7 @@ def _merge_stats(total, part):
     out["nonzero_labels"] += part["nonzero_labels"]
     out["label_min"] = min(total["label_min"], part["label_min"])
     out["label_max"] = max(total["label_max"], part["label_max"])
+    out["label_sum"] = total["label_sum"] + part["label_sum"]
     out["integer_labels"] = total["integer_labels"] and part["integer_labels"]
     if total["histogram"] is not None:
         out["histogram"] = [a + b for a, b in zip(total["histogram"],
@@ -549,6 +551,7 @@ def _manifest(spec, files, block_records, totals, shards):
         "records": totals["records"],
         "nonzero_labels": totals["nonzero_labels"],
         "labels": {"min": totals["label_min"], "max": totals["label_max"],
+                   "sum": totals["label_sum"],
                    "integer": totals["integer_labels"],
                    "histogram": totals["histogram"]},
         "max_len": {"in0": totals["max_len"][0],
@@ -687,6 +690,7 @@ def manifest_stats(manifest, spec):
     return ChannelStats(
         records=manifest["records"],
         nonzero_labels=manifest["nonzero_labels"],
+        label_sum=manifest["labels"].get("sum"),
         max_len0=min(manifest["max_len"]["in0"],
                      spec.inputs["in0"].max_seq_len),
         max_len1=min(manifest["max_len"]["in1"],
@@ -960,8 +964,11 @@ class PreparedChannel:
                      for key, ragged in columns.items()}
         return negatives, tf.zeros(tf.shape(owner), tf.float32)
 
-    def _order(self, in0, in1, n, seed, offset):
+    def _order(self, columns, n, seed, offset):
         """Record order of a window: shuffled or bucketed batches.
+
+        Buckets go by the longest row of each record's inputs, extra fields
+        included (see `keras_o2v.data.bucketing`).
 
         `offset` is the window's first record in the epoch: with bucketing,
         its first `(-offset) % batch_size` records complete the previous
@@ -974,7 +981,9 @@ class PreparedChannel:
             # O(n), unlike an argsort of random keys (about 8x slower).
             return tf.random.experimental.stateless_shuffle(tf.range(n), seed)
         noise = tf.random.stateless_uniform([n], seed, dtype=tf.float64)
-        length = tf.maximum(in0.row_lengths(), in1.row_lengths())
+        length = tf.reduce_max(tf.stack(
+            [columns[key].row_lengths() for key in self.spec.keys()
+             if not is_weights_key(key)]), axis=0)
         key = tf.cast(length // self.bucket_width, tf.float64) + noise
         order = tf.argsort(key, stable=True)
         bs = self.batch_size
@@ -1007,7 +1016,7 @@ class PreparedChannel:
                        for key, ragged in columns.items()}
             labels = tf.concat([labels, ny], 0)
         n = tf.shape(labels)[0]
-        order = self._order(columns["in0"], columns["in1"], n,
+        order = self._order(columns, n,
                             tf.random.experimental.stateless_fold_in(seed, 2),
                             offset)
         out = []

@@ -111,7 +111,8 @@ def make_field_encoders(hp, side, shared=None, encoders=None):
     return layers
 
 
-def encode_side(encoder, field_encoders, inputs, side, training=None):
+def encode_side(encoder, field_encoders, inputs, side, activation="linear",
+                training=None):
     """A side's encoding: its encoder's, plus each extra field's.
 
     Args:
@@ -119,12 +120,15 @@ def encode_side(encoder, field_encoders, inputs, side, training=None):
         field_encoders: `make_field_encoders` of the side.
         inputs: dict holding `side` and its fields' keys (`in0_genres`,
             `in0_genres_weights`).
+        activation: str. The side's `encX_activation`, applied to the sum.
     """
     encoding = encoder(inputs[side], training=training)
     for key, layer in field_encoders.items():
         weights = inputs[weights_key(key)] if layer.weighted else None
         encoding = encoding + layer(inputs[key], weights)
-    return encoding
+    if activation == "linear":
+        return encoding
+    return keras.activations.get(activation)(encoding)
 
 
 def field_inputs(hp, side):
@@ -149,7 +153,7 @@ class Object2Vec(keras.Model):
     (`in0_genres_encoder`) whose output is added to its side's encoding;
     `encode(side, inputs)` gives that sum. With `encX_id_bias`, an `IdBias`
     layer (`in0_bias`) adds a learned scalar per id to the regression
-    output.
+    output. `encX_activation` applies to that sum.
 
     The encoders are the layers `encoder0` and `encoder1` (also the properties
     of the same names): call them on ids to get embeddings. With
@@ -196,8 +200,10 @@ class Object2Vec(keras.Model):
                   "in1": keras.Input((None,), dtype="int32", name="in1"),
                   **field_inputs(hp, "in0"), **field_inputs(hp, "in1")}
         x = comparator(
-            encoding_dropout(encode_side(encoder0, fields0, inputs, "in0")),
-            encoding_dropout(encode_side(encoder1, fields1, inputs, "in1")))
+            encoding_dropout(encode_side(encoder0, fields0, inputs, "in0",
+                                         hp["enc0_activation"])),
+            encoding_dropout(encode_side(encoder1, fields1, inputs, "in1",
+                                         hp["enc1_activation"])))
         outputs = head(mlp(x))
         for side, bias in zip(("in0", "in1"), biases):
             if bias is not None:
@@ -236,6 +242,7 @@ class Object2Vec(keras.Model):
         """
         encoder = self.encoder0 if side == "in0" else self.encoder1
         return encode_side(encoder, self.field_encoders(side), inputs, side,
+                           self.hyperparameters[f"enc{side[-1]}_activation"],
                            training=False)
 
     def pair_scores(self, inputs):

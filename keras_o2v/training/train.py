@@ -132,6 +132,27 @@ def build_model(hp, auxiliary=None, seed=None, objective="object2vec",
     return model
 
 
+def start_at_label_mean(model, stats):
+    """Starts a regression model's output bias at the train labels' mean.
+
+    The global mean of biased matrix factorisation. From 0, Adam at a
+    learning rate of 1e-3 needs thousands of steps to reach a mean rating
+    of 3.5, and meanwhile the other weights learn the offset (an in-memory
+    I-AutoRec on MovieLens u1: test RMSE 0.929 after 12 epochs from 0,
+    0.908 from the mean). Classifiers, and models whose train labels were
+    not counted, are left as built.
+
+    Args:
+        model: a freshly built `Object2Vec`.
+        stats: the train channel's `ChannelStats`, or None.
+    """
+    mean = None if stats is None else stats.label_mean
+    if (mean is not None
+            and model.hyperparameters["output_layer"] == "mean_squared_error"):
+        model.get_layer("output").bias.assign([mean])
+        logger.info("Output bias starts at the mean train label, %.4g.", mean)
+
+
 def make_channels(train, validation, spec, hp, batch_size, *, seed=None,
                   stats=None, eval_batch_size=EVAL_BATCH_SIZE,
                   **channel_kwargs):
@@ -403,6 +424,8 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
             **_worker_channel_kwargs(strategy, train, shuffle_buffer))
         model = _build_in_scope(strategy, mixed_precision, hp, auxiliary,
                                 seed, objective, retrieval)
+        if objective == "object2vec":
+            start_at_label_mean(model, stats.get("train"))
         backup_dir = _backup_dir(model_dir, chief, task_type, task_id)
         stops = early_stopping and val_channel is not None
         stopper, all_callbacks = _training_callbacks(

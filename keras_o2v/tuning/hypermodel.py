@@ -15,6 +15,7 @@ from keras_o2v.training.train import build_model
 from keras_o2v.training.train import check_auxiliary
 from keras_o2v.training.train import fit_channels
 from keras_o2v.training.train import make_channels
+from keras_o2v.training.train import start_at_label_mean
 from keras_o2v.tuning.space import ENCODER_SETTINGS
 from keras_o2v.tuning.space import PROBLEM_FACTS
 from keras_o2v.tuning.space import TUNING_RANGES
@@ -306,11 +307,13 @@ class Object2VecHyperModel(keras_tuner.HyperModel):
                 "`validation` is required: the objective is a validation "
                 "metric. Received: validation=None")
         spec = RecordSpec.from_hyperparameters(values)
+        stats = {"train": self.channel_stats(train, spec),
+                 "validation": self.channel_stats(validation, spec)}
+        if not initial_epoch:  # Hyperband's resumed trials keep their bias
+            start_at_label_mean(model, stats["train"])
         train_channel, val_channel = make_channels(
             train, validation, spec, values, values["mini_batch_size"],
-            seed=self.seed, stats={
-                "train": self.channel_stats(train, spec),
-                "validation": self.channel_stats(validation, spec)})
+            seed=self.seed, stats=stats)
         callbacks = list(callbacks or []) + self._early_stopping(
             values, "val_loss")
         try:

@@ -252,3 +252,35 @@ def test_cli_errors_exit_2_with_one_line(demo, tmp_path, capsys):
     assert "No model.keras in" in capsys.readouterr().err
     assert main(["train", "--train", demo["train"], "--set", "oops",
                  "--model-dir", str(tmp_path)]) == 2
+
+
+def test_regression_starts_at_the_mean_train_label(write_jsonl, tmp_path):
+    from keras_o2v.data import RecordSpec
+    from keras_o2v.data.channels import channel_stats
+    from keras_o2v.data.prepared import convert
+    from keras_o2v.hyperparameters import resolve_hyperparameters
+
+    rng = np.random.default_rng(0)
+    rows = [{"label": float(r), "in0": [int(a)], "in1": [int(b)]}
+            for (a, b), r in zip(rng.integers(1, 50, size=(300, 2)),
+                                 rng.integers(1, 6, 300) + 10)]
+    mean = np.mean([r["label"] for r in rows])
+    hp = {"enc0_network": "pooled_embedding", "enc0_vocab_size": "50",
+          "enc0_max_seq_len": "1", "enc_dim": "8", "mlp_dim": "8",
+          "output_layer": "mean_squared_error", "epochs": "1",
+          "learning_rate": "0.000001"}  # the bias barely moves in training
+    path = write_jsonl(rows)
+    spec = RecordSpec.from_hyperparameters(resolve_hyperparameters(hp))
+    prepared = str(tmp_path / "prepared")
+    convert(path, prepared, spec)
+    for data in (path, prepared):
+        assert channel_stats(data, spec).label_mean == pytest.approx(mean)
+        model = train(data, hp, verbose=0).model
+        bias = model.get_layer("output").bias.numpy()
+        np.testing.assert_allclose(bias, [mean], atol=1e-3)
+    # Classifiers keep their zero bias.
+    labels = [{**r, "label": int(r["label"]) % 2} for r in rows]
+    model = train(write_jsonl(labels), {**hp, "output_layer": "softmax"},
+                  verbose=0).model
+    np.testing.assert_allclose(model.get_layer("output").bias.numpy(), 0,
+                               atol=1e-3)
