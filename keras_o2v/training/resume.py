@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from keras_o2v.atomic import atomic_path
+from keras_o2v.atomic import write_json_atomic
 
 # Keras' BackupAndRestore metadata file (epoch to resume at).
 _METADATA = "training_metadata.json"
@@ -115,3 +116,45 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
                 with open(path) as f:
                     out.add(json.load(f)["best_weights"])
         return out
+
+
+# The resolved hyperparameters of the run a backup belongs to.
+_HYPERPARAMETERS = "hyperparameters.json"
+
+
+def claim_backup(state_dir, hyperparameters):
+    """Ties the backup directory to this run's hyperparameters.
+
+    A backup left by a killed run is resumed by the next run with the same
+    `model_dir`. If that run's hyperparameters differ, resuming would mix
+    two runs (weights of one shape or schedule trained on with another), so
+    it is refused; otherwise the hyperparameters are written beside the
+    backup for the next run to check. A backup from before this file
+    existed is resumed as it was; one without a finished epoch is replaced.
+
+    Raises:
+        ValueError: naming the hyperparameters that differ.
+    """
+    path = os.path.join(state_dir, _HYPERPARAMETERS)
+    current = json.loads(json.dumps(hyperparameters))
+    resumable = os.path.exists(os.path.join(state_dir, _METADATA))
+    if resumable and os.path.exists(path):
+        with open(path) as f:
+            saved = json.load(f)
+        changed = sorted(key for key in set(saved) | set(current)
+                         if saved.get(key) != current.get(key))
+        if changed:
+            diffs = ", ".join(f"{key}={saved.get(key)!r} (now "
+                              f"{current.get(key)!r})" for key in changed)
+            raise ValueError(
+                f"`model_dir` must not hold the backup of an unfinished run "
+                f"with other hyperparameters: {state_dir} is a run with "
+                f"{diffs}, which this run would resume. Delete {state_dir} "
+                f"to start afresh, or run with its hyperparameters to "
+                f"finish it. Received: model_dir="
+                f"{os.path.dirname(state_dir)!r}")
+        return
+    if resumable:
+        return  # an older backup: resumed unchecked
+    os.makedirs(state_dir, exist_ok=True)
+    write_json_atomic(path, current)

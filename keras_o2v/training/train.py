@@ -32,6 +32,7 @@ from keras_o2v.training.distribution import worker_shard
 from keras_o2v.training.multi_worker import multi_worker_fit_fixes
 from keras_o2v.training.pretrained import load_pretrained_embeddings
 from keras_o2v.training.resume import ResumableEarlyStopping
+from keras_o2v.training.resume import claim_backup
 
 logger = logging.getLogger("keras_o2v")
 
@@ -427,6 +428,8 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
         if objective == "object2vec":
             start_at_label_mean(model, stats.get("train"))
         backup_dir = _backup_dir(model_dir, chief, task_type, task_id)
+        if backup_dir is not None:
+            claim_backup(backup_dir, hp)
         stops = early_stopping and val_channel is not None
         stopper, all_callbacks = _training_callbacks(
             hp, objective, train_channel, val_channel is not None, stops,

@@ -3,6 +3,7 @@ devices must be configured before TensorFlow starts)."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -83,6 +84,8 @@ def test_killed_run_resumes_at_next_epoch_with_same_result(
                 os.kill(os.getpid(), signal.SIGKILL)
 
     callbacks = [Kill()] if sys.argv[3] == "kill" else []
+    if sys.argv[3] == "other":
+        HP["learning_rate"] = 0.02
     result = train(sys.argv[1], HP, validation=sys.argv[1], seed=0,
                    verbose=0, model_dir=sys.argv[2], distribution="none",
                    callbacks=callbacks)
@@ -95,6 +98,13 @@ def test_killed_run_resumes_at_next_epoch_with_same_result(
     assert killed.returncode == -9
     assert not os.path.exists(os.path.join(resumed, "metrics.json"))
     assert os.path.isdir(os.path.join(resumed, "backup"))
+    # Other hyperparameters would resume this run as if it were theirs.
+    other = run_script(body, train, resumed, "other")
+    assert other.returncode == 1
+    assert re.search(r"ValueError: `model_dir` must not hold the backup of "
+                     r"an unfinished run with other hyperparameters: "
+                     r"\S+backup is a run with learning_rate=0.01 \(now "
+                     r"0.02\)", other.stderr), other.stderr[-3000:]
     again = run_script(body, train, resumed, "run")
     assert again.returncode == 0, again.stderr[-3000:]
     epochs = [line for line in again.stdout.splitlines()
