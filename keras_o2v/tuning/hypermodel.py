@@ -16,6 +16,7 @@ from keras_o2v.training.train import check_auxiliary
 from keras_o2v.training.train import fit_channels
 from keras_o2v.training.train import make_channels
 from keras_o2v.training.train import start_at_label_mean
+from keras_o2v.training.train import stopping_monitor
 from keras_o2v.tuning.space import ENCODER_SETTINGS
 from keras_o2v.tuning.space import PROBLEM_FACTS
 from keras_o2v.tuning.space import TUNING_RANGES
@@ -260,10 +261,12 @@ class Object2VecHyperModel(keras_tuner.HyperModel):
     def _fit_arrays(self, model, x, y, callbacks, epochs, initial_epoch,
                     verbose, **kwargs):
         """`model.fit(x, y, **kwargs)` with the trial's batch, epochs and
-        early stopping (on `val_loss` when there is validation data)."""
+        early stopping (on the validation metric when there is validation
+        data, see `stopping_monitor`)."""
         values = model.hyperparameters
-        monitor = ("val_loss" if kwargs.get("validation_data") is not None
-                   or kwargs.get("validation_split") else "loss")
+        monitor = stopping_monitor(
+            values, validating=kwargs.get("validation_data") is not None
+            or bool(kwargs.get("validation_split")))
         if not isinstance(x, tf.data.Dataset):
             kwargs.setdefault("batch_size", values["mini_batch_size"])
         return model.fit(
@@ -315,7 +318,7 @@ class Object2VecHyperModel(keras_tuner.HyperModel):
             train, validation, spec, values, values["mini_batch_size"],
             seed=self.seed, stats=stats)
         callbacks = list(callbacks or []) + self._early_stopping(
-            values, "val_loss")
+            values, stopping_monitor(values))
         try:
             return fit_channels(
                 model, train_channel, val_channel,

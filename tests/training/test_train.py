@@ -68,7 +68,7 @@ def test_early_stopping_keeps_the_best_epoch(demo):
                    seed=1, verbose=0, epochs=30, learning_rate=0.05,
                    early_stopping_patience=1, early_stopping_tolerance=1e-6)
     history = result.history
-    best = int(np.argmin(history["val_loss"]))
+    best = int(np.argmin(history["val_cross_entropy"]))
     assert result.metrics["best_epoch"] == best
     assert result.metrics["epochs_completed"] < 30  # stopped early
     assert result.metrics["epochs_completed"] == best + 2  # patience 1
@@ -284,3 +284,32 @@ def test_regression_starts_at_the_mean_train_label(write_jsonl, tmp_path):
                   verbose=0).model
     np.testing.assert_allclose(model.get_layer("output").bias.numpy(), 0,
                                atol=1e-3)
+
+
+def test_early_stopping_watches_the_metric_not_the_penalty(write_jsonl):
+    from keras_o2v.training.train import stopping_monitor
+
+    # A strong lazy L2 makes the penalty part of Keras' val_loss.
+    rng = np.random.default_rng(0)
+    rows = [{"label": float((a * b) % 5), "in0": [int(a)], "in1": [int(b)]}
+            for a, b in rng.integers(1, 30, size=(600, 2))]
+    hp = {"enc0_network": "pooled_embedding", "enc0_vocab_size": "30",
+          "enc0_max_seq_len": "1", "enc_dim": "16", "mlp_layers": "0",
+          "comparator_list": "hadamard", "embedding_l2": "0.3",
+          "output_layer": "mean_squared_error", "learning_rate": "0.05",
+          "epochs": "12", "early_stopping_patience": "2",
+          "early_stopping_tolerance": "0.000001"}
+    path = write_jsonl(rows)
+    result = train(path, hp, validation=path, seed=0, verbose=0)
+    history = result.history
+    mse = history["val_mean_squared_error"]
+    best = result.metrics["best_epoch"]
+    assert best == int(np.argmin(mse))
+    assert result.metrics["epochs_completed"] == min(best + 3, 12)
+    assert result.metrics["validation:mean_squared_error"] == pytest.approx(
+        mse[best], rel=1e-4)
+    penalty = np.subtract(history["val_loss"], mse)
+    assert penalty.min() > 0.01  # val_loss is not the metric here
+    assert stopping_monitor({"output_layer": "softmax"}) == "val_cross_entropy"
+    assert stopping_monitor({"output_layer": "softmax"}, "retrieval",
+                            validating=False) == "loss"
