@@ -23,6 +23,8 @@ from keras_o2v.atomic import write_json_atomic
 
 # Keras' BackupAndRestore metadata file (epoch to resume at).
 _METADATA = "training_metadata.json"
+# The resolved hyperparameters of the run a backup belongs to.
+_HYPERPARAMETERS = "hyperparameters.json"
 
 
 def _state_path(directory, epoch):
@@ -39,6 +41,9 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     Args:
         state_dir: directory for the per-epoch state (the backup directory).
             None disables persistence.
+        hyperparameters: optional dict of the run's resolved
+            hyperparameters, saved with the first state for
+            `check_backup` to compare.
         **kwargs: `keras.callbacks.EarlyStopping` arguments.
 
     Attributes:
@@ -46,9 +51,10 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
             the epochs before a restart.
     """
 
-    def __init__(self, state_dir=None, **kwargs):
+    def __init__(self, state_dir=None, hyperparameters=None, **kwargs):
         super().__init__(**kwargs)
         self.state_dir = state_dir
+        self.hyperparameters = hyperparameters
         self.epoch_logs = []
 
     def on_train_begin(self, logs=None):
@@ -83,6 +89,9 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 
     def _save(self, epoch):
         os.makedirs(self.state_dir, exist_ok=True)
+        run = os.path.join(self.state_dir, _HYPERPARAMETERS)
+        if self.hyperparameters is not None and not os.path.exists(run):
+            write_json_atomic(run, self.hyperparameters)
         weights = None
         if self.best_weights is not None:
             weights = _weights_path(self.state_dir, self.best_epoch)
@@ -118,43 +127,33 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         return out
 
 
-# The resolved hyperparameters of the run a backup belongs to.
-_HYPERPARAMETERS = "hyperparameters.json"
-
-
-def claim_backup(state_dir, hyperparameters):
-    """Ties the backup directory to this run's hyperparameters.
+def check_backup(state_dir, hyperparameters):
+    """Refuses to resume a backup of a run with other hyperparameters.
 
     A backup left by a killed run is resumed by the next run with the same
     `model_dir`. If that run's hyperparameters differ, resuming would mix
-    two runs (weights of one shape or schedule trained on with another), so
-    it is refused; otherwise the hyperparameters are written beside the
-    backup for the next run to check. A backup from before this file
-    existed is resumed as it was; one without a finished epoch is replaced.
+    the two runs (one's weights trained on as the other), so it is
+    refused. `ResumableEarlyStopping` saves the hyperparameters with its
+    first state; a backup from before it did is resumed unchecked.
 
     Raises:
         ValueError: naming the hyperparameters that differ.
     """
     path = os.path.join(state_dir, _HYPERPARAMETERS)
-    current = json.loads(json.dumps(hyperparameters))
-    resumable = os.path.exists(os.path.join(state_dir, _METADATA))
-    if resumable and os.path.exists(path):
-        with open(path) as f:
-            saved = json.load(f)
-        changed = sorted(key for key in set(saved) | set(current)
-                         if saved.get(key) != current.get(key))
-        if changed:
-            diffs = ", ".join(f"{key}={saved.get(key)!r} (now "
-                              f"{current.get(key)!r})" for key in changed)
-            raise ValueError(
-                f"`model_dir` must not hold the backup of an unfinished run "
-                f"with other hyperparameters: {state_dir} is a run with "
-                f"{diffs}, which this run would resume. Delete {state_dir} "
-                f"to start afresh, or run with its hyperparameters to "
-                f"finish it. Received: model_dir="
-                f"{os.path.dirname(state_dir)!r}")
+    if not (os.path.exists(os.path.join(state_dir, _METADATA))
+            and os.path.exists(path)):
         return
-    if resumable:
-        return  # an older backup: resumed unchecked
-    os.makedirs(state_dir, exist_ok=True)
-    write_json_atomic(path, current)
+    with open(path) as f:
+        saved = json.load(f)
+    current = json.loads(json.dumps(hyperparameters))
+    changed = sorted(key for key in set(saved) | set(current)
+                     if saved.get(key) != current.get(key))
+    if changed:
+        diffs = ", ".join(f"{key}={saved.get(key)!r} (now "
+                          f"{current.get(key)!r})" for key in changed)
+        raise ValueError(
+            f"`model_dir` must not hold the backup of an unfinished run with "
+            f"other hyperparameters: {state_dir} is a run with {diffs}, "
+            f"which this run would resume. Delete {state_dir} to start "
+            f"afresh, or run with its hyperparameters to finish it. "
+            f"Received: model_dir={os.path.dirname(state_dir)!r}")

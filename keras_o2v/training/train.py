@@ -32,7 +32,7 @@ from keras_o2v.training.distribution import worker_shard
 from keras_o2v.training.multi_worker import multi_worker_fit_fixes
 from keras_o2v.training.pretrained import load_pretrained_embeddings
 from keras_o2v.training.resume import ResumableEarlyStopping
-from keras_o2v.training.resume import claim_backup
+from keras_o2v.training.resume import check_backup
 
 logger = logging.getLogger("keras_o2v")
 
@@ -449,7 +449,7 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
             start_at_label_mean(model, stats.get("train"))
         backup_dir = _backup_dir(model_dir, chief, task_type, task_id)
         if backup_dir is not None:
-            claim_backup(backup_dir, hp)
+            check_backup(backup_dir, hp)
         stops = early_stopping and val_channel is not None
         stopper, all_callbacks = _training_callbacks(
             hp, objective, train_channel, val_channel is not None, stops,
@@ -554,7 +554,7 @@ def _training_callbacks(hp, objective, train_channel, validating, stops,
     best weights) when `stops`.
     """
     stopper = ResumableEarlyStopping(
-        state_dir=backup_dir,
+        state_dir=backup_dir, hyperparameters=hp,
         monitor=stopping_monitor(hp, objective, validating),
         patience=(hp["early_stopping_patience"] if stops
                   else hp["epochs"] + 1),
