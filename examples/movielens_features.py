@@ -47,6 +47,7 @@ from keras_o2v.datasets import movielens
 from keras_o2v.datasets.movielens import GENRES
 from keras_o2v.datasets.movielens import NUM_ITEMS
 from keras_o2v.datasets.movielens import NUM_USERS
+from keras_o2v.hyperparameters import parse_fields
 from keras_o2v.training import train
 
 AGE_BUCKETS = (18, 25, 35, 45, 50, 56)  # MovieLens-1M's age groups
@@ -211,7 +212,8 @@ def run(data_dir, split, seed, work_dir, overrides, verbose,
     """
     out_dir = os.path.join(work_dir, f"{split}-seed{seed}")
     hp = {**hyperparameters(config, **options), **overrides}
-    raters = any(f["name"] == "raters" for f in hp["enc1_fields"])
+    raters = any(f["name"] == "raters" for f in
+                 parse_fields(hp["enc1_fields"], "enc1_fields"))
     paths = write_channels(data_dir, split, seed, out_dir, raters=raters,
                            **options)
     start = time.perf_counter()
