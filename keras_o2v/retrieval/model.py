@@ -107,12 +107,11 @@ class RetrievalModel(keras.Model):
         self.built = True
 
     def _tower(self, side, inputs, training=False):
-        activation = self.hyperparameters[f"enc{side[-1]}_activation"]
-        if side == "in0":
-            return encode_side(self.encoder0, self.fields0, inputs, side,
-                               activation, training=training)
-        return encode_side(self.encoder1, self.fields1, inputs, side,
-                           activation, training=training)
+        encoder, fields = ((self.encoder0, self.fields0) if side == "in0"
+                           else (self.encoder1, self.fields1))
+        return encode_side(encoder, fields, inputs, side,
+                           self.hyperparameters[f"enc{side[-1]}_activation"],
+                           training=training)
 
     def call(self, inputs, training=False):
         query = self.encoding_dropout(self._tower("in0", inputs, training),
