@@ -217,6 +217,31 @@ def test_model_inputs_encode_and_biases(model):
         np.zeros((12, 1), "float32"))
 
 
+def test_each_field_gets_its_lookup_and_both_encode_alike(model):
+    import keras
+
+    matmul = "gather" if keras.backend.backend() == "torch" else "matmul"
+    # 12 ids over 3 steps, 8 over 4: small tables, matrix lookup.
+    assert model.get_layer("in0_hist_encoder").lookup == matmul
+    wide = keras_o2v.build_object2vec(
+        {**HP, "enc0_fields": [{**FIELDS0[0], "vocab_size": 200}]})
+    assert wide.get_layer("in0_hist_encoder").lookup == "gather"
+    x = {"in0": np.array([[1], [2], [3]]), "in1": np.array([[3], [4], [5]]),
+         "in0_hist": np.array([[4, 5, 4], [6, 0, 0], [0, 0, 0]]),
+         "in0_hist_weights": np.array(
+             [[1.0, 2.0, 0.5], [3.0, 0.0, 0.0], [0.0, 0.0, 0.0]], "float32"),
+         "in1_meta": np.array([[1, 2, 7, 0], [0, 0, 0, 0], [3, 3, 3, 3]])}
+    gathering = keras_o2v.build_object2vec(HP)
+    gathering.set_weights(model.get_weights())
+    for name in ("in0_hist_encoder", "in1_meta_encoder"):
+        gathering.get_layer(name).lookup = "gather"
+    for side in ("in0", "in1"):
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(gathering.encode(side, x)),
+            ops.convert_to_numpy(model.encode(side, x)), rtol=1e-5,
+            atol=1e-6)
+
+
 def test_encoding_activation_applies_to_the_whole_side(tmp_path):
     import keras
     import tensorflow as tf

@@ -15,6 +15,41 @@ from keras_o2v.layers.token_embedding import TokenEmbedding
 from keras_o2v.layers.token_embedding import check_positive_int
 
 COMBINERS = ("mean", "sum", "sqrtn")
+LOOKUPS = ("gather", "matmul")
+
+
+def normalise(total, w, combiner):
+    """`total` (the weighted sum of a row's vectors) by `combiner`.
+
+    `w`: `(batch, steps)` weights, 0 at padding. A row whose norm is 0
+    gives zeros.
+    """
+    if combiner == "sum":
+        return total
+    if combiner == "mean":
+        norm = ops.sum(w, axis=1, keepdims=True)
+    else:
+        norm = ops.sqrt(ops.sum(ops.square(w), axis=1, keepdims=True))
+    safe = ops.where(ops.equal(norm, 0), ops.ones_like(norm), norm)
+    return ops.where(ops.equal(norm, 0), ops.zeros_like(total), total / safe)
+
+
+def field_lookup(vocab_size, max_seq_len):
+    """The faster `FieldEncoder` lookup for a field of these sizes.
+
+    `"matmul"` (see `TokenEmbedding.weighted_sum`) when the vocabulary is
+    at most 16 times the longest row and at most 16384 ids (the
+    `(batch, vocab_size)` matrix stays small); else `"gather"`. Measured on
+    2 CPU cores, 256 rows of 128-dimensional vectors: 944 ids x 480 steps
+    5.6 ms vs 72 ms, 1683 x 300 6.2 vs 40 ms, 1683 x 20 2.9 vs 2.8 ms,
+    10000 x 50 10.0 vs 4.5 ms. PyTorch's `ops.scatter` loops in Python, so
+    there it is always `"gather"`.
+    """
+    if keras.backend.backend() == "torch":
+        return "gather"
+    if vocab_size <= min(16 * max_seq_len, 16384):
+        return "matmul"
+    return "gather"
 
 
 @register
@@ -65,15 +100,7 @@ class WeightedPooling(keras.layers.Layer):
         if mask is not None:
             w = w * ops.cast(mask, inputs.dtype)
         total = ops.sum(inputs * ops.expand_dims(w, -1), axis=1)
-        if self.combiner == "sum":
-            return total
-        if self.combiner == "mean":
-            norm = ops.sum(w, axis=1, keepdims=True)
-        else:
-            norm = ops.sqrt(ops.sum(ops.square(w), axis=1, keepdims=True))
-        safe = ops.where(ops.equal(norm, 0), ops.ones_like(norm), norm)
-        return ops.where(ops.equal(norm, 0), ops.zeros_like(total),
-                         total / safe)
+        return normalise(total, w, self.combiner)
 
     def compute_mask(self, inputs, mask=None):
         return None
@@ -105,6 +132,11 @@ class FieldEncoder(keras.layers.Layer):
             enc_dim)` to read instead of a table of its own (an encoder's,
             to tie them). Not part of `get_config`: `Object2Vec` re-ties it
             when rebuilt.
+        lookup: str. `"gather"` (default) gathers each id's vector and
+            pools them; `"matmul"` multiplies a `(batch, vocab_size)`
+            matrix of summed weights by the table
+            (`TokenEmbedding.weighted_sum`): the same result, much faster
+            for long rows over a small vocabulary (`field_lookup` picks).
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -122,9 +154,13 @@ class FieldEncoder(keras.layers.Layer):
     """
 
     def __init__(self, vocab_size, enc_dim, combiner="mean", weighted=False,
-                 embedding_l2=0.0, token_embedding=None, **kwargs):
+                 embedding_l2=0.0, token_embedding=None, lookup="gather",
+                 **kwargs):
         check_positive_int("vocab_size", vocab_size, minimum=2)
         check_positive_int("enc_dim", enc_dim)
+        if lookup not in LOOKUPS:
+            raise ValueError(f"`lookup` must be one of {list(LOOKUPS)}. "
+                             f"Received: lookup={lookup!r}")
         if token_embedding is not None and (
                 token_embedding.vocab_size != vocab_size
                 or token_embedding.embedding_dim != enc_dim):
@@ -140,6 +176,7 @@ class FieldEncoder(keras.layers.Layer):
         self.combiner = combiner
         self.weighted = bool(weighted)
         self.embedding_l2 = float(embedding_l2)
+        self.lookup = lookup
         self.token_embedding = token_embedding or TokenEmbedding(
             vocab_size, enc_dim, l2=embedding_l2, dtype=self.dtype_policy,
             name="token_embedding")
@@ -154,10 +191,16 @@ class FieldEncoder(keras.layers.Layer):
         if self.weighted and weights is None:
             raise ValueError(f"Field encoder {self.name!r} is weighted: "
                              "`weights` must be given.")
+        weights = weights if self.weighted else None
+        if self.lookup == "matmul":
+            keep = ops.cast(ops.not_equal(token_ids, 0), self.compute_dtype)
+            w = keep if weights is None else ops.cast(
+                weights, self.compute_dtype) * keep
+            total = self.token_embedding.weighted_sum(token_ids, w)
+            return normalise(total, w, self.combiner)
         vectors = self.token_embedding(token_ids)
         mask = self.token_embedding.compute_mask(token_ids)
-        return self.pool(vectors, mask=mask,
-                         weights=weights if self.weighted else None)
+        return self.pool(vectors, mask=mask, weights=weights)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.enc_dim)
@@ -170,6 +213,7 @@ class FieldEncoder(keras.layers.Layer):
             "combiner": self.combiner,
             "weighted": self.weighted,
             "embedding_l2": self.embedding_l2,
+            "lookup": self.lookup,
         }
 
 

@@ -144,6 +144,49 @@ class TokenEmbedding(keras.layers.Layer):
             self.add_loss(ops.cast(self.l2, penalty.dtype) * penalty)
         return vectors
 
+    def weighted_sum(self, token_ids, weights=None):
+        """`sum_j w_j * v_j` over each row's non-padding ids, by a matmul.
+
+        The same as summing `call`'s vectors times `weights` (1 where
+        `None`), with the same lazy L2 penalty, but computed as a
+        `(batch, vocab_size)` matrix of summed weights times the table. For
+        a long row over a small vocabulary (a movie's raters) that is much
+        faster than gathering `(batch, steps, embedding_dim)` vectors and
+        their gradient: 5.6 ms against 72 ms a training step for 256 rows
+        of 480 ids over 944 rows of 128 on 2 CPU cores. `FieldEncoder`
+        picks it by its `lookup` argument.
+
+        Args:
+            token_ids: `(batch, steps)` int ids, 0 for padding.
+            weights: optional `(batch, steps)` float weights.
+
+        Returns:
+            `(batch, embedding_dim)` in the layer's compute dtype.
+        """
+        if not self.built:
+            self.build()
+        token_ids = ops.cast(token_ids, "int32")
+        dtype = self.compute_dtype
+        keep = ops.cast(ops.not_equal(token_ids, 0), dtype)
+        w = keep if weights is None else ops.cast(weights, dtype) * keep
+        batch, steps = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
+        rows = ops.repeat(ops.arange(batch, dtype="int32"), steps)
+        index = ops.stack([rows, ops.reshape(token_ids, (-1,))], axis=1)
+        shape = (batch, self.vocab_size)
+        table = ops.cast(self.embeddings, dtype)
+        if self.freezable_rows:
+            flag = ops.expand_dims(ops.cast(self.row_trainable, dtype), -1)
+            table = table * flag + ops.stop_gradient(table) * (1 - flag)
+        total = ops.matmul(ops.scatter(index, ops.reshape(w, (-1,)), shape),
+                           table)
+        if self.l2:
+            # Each looked-up row's squared norm, once per occurrence.
+            counts = ops.scatter(index, ops.reshape(keep, (-1,)), shape)
+            squares = ops.sum(ops.square(table), axis=-1)
+            penalty = ops.mean(ops.matmul(counts, squares))
+            self.add_loss(ops.cast(self.l2, penalty.dtype) * penalty)
+        return total
+
     def compute_mask(self, token_ids, mask=None):
         return ops.not_equal(token_ids, 0)
 

@@ -12,6 +12,7 @@ from keras_o2v.layers import MLP
 from keras_o2v.layers import Comparator
 from keras_o2v.layers import FieldEncoder
 from keras_o2v.layers import IdBias
+from keras_o2v.layers.fields import field_lookup
 from keras_o2v.layers.encoders.base import new_seed
 from keras_o2v.optimizers import LAZY_OPTIMIZERS
 
@@ -107,7 +108,9 @@ def make_field_encoders(hp, side, shared=None, encoders=None):
             weighted=f["weighted"],
             embedding_l2=(hp["embedding_l2"] if f.get("l2") is None
                           else f["l2"]),
-            token_embedding=table, name=f"{side}_{f['name']}_encoder")
+            token_embedding=table,
+            lookup=field_lookup(f["vocab_size"], f["max_seq_len"]),
+            name=f"{side}_{f['name']}_encoder")
     return layers
 
 

@@ -1,6 +1,7 @@
 """Real-data MovieLens runs: slow, excluded by default (`pytest -m slow`)."""
 
 import importlib.util
+import json
 import os
 
 import pytest
@@ -16,8 +17,9 @@ pytestmark = [
 ]
 
 
-def load_example():
-    spec = importlib.util.spec_from_file_location("movielens", EXAMPLE)
+def load_example(path=EXAMPLE):
+    spec = importlib.util.spec_from_file_location(
+        os.path.basename(path)[:-3], path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -56,3 +58,33 @@ def test_movielens_beats_sagemaker(tmp_path, task, metric, bound):
         assert metrics[metric] <= bound
     else:
         assert metrics[metric] >= bound
+
+
+def test_feature_fields_hold_every_other_base_rating_and_no_test_one(
+        tmp_path):
+    features = load_example(EXAMPLE.replace("movielens.py",
+                                            "movielens_features.py"))
+    from keras_o2v.datasets import movielens as ml
+
+    paths = features.write_channels(SHARED_DATA, "u1", 0, str(tmp_path),
+                                    max_history=2000)
+    base, test = ml.load_ratings(SHARED_DATA, "u1")
+    rating = {(int(u), int(i)): int(r) for u, i, r in base}
+    tested = {(int(u), int(i)) for u, i, _ in test}
+    rows = {k: [json.loads(line) for line in open(p)]
+            for k, p in paths.items()}
+    assert len(rows["train"]) + len(rows["validation"]) == len(base)
+    for name, records in rows.items():
+        for row in records[:300]:
+            user, item = row["in0"][0], row["in1"][0]
+            history = {(user, i) for i in row["in0_history"]}
+            raters = {(u, item) for u in row["in1_raters"]}
+            # Every other base rating of the pair's user and movie, with
+            # its rating as the weight; never the pair itself or a test one.
+            assert history == {p for p in rating if p[0] == user} - {
+                (user, item)}
+            assert raters == {p for p in rating if p[1] == item} - {
+                (user, item)}
+            assert not (history | raters) & tested
+            assert row["in1_raters_weights"] == [
+                rating[(u, item)] for u in row["in1_raters"]]

@@ -1,5 +1,6 @@
 """Layers of feature-rich objects: weighted pooling, field encoder, id bias."""
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -7,6 +8,7 @@ from keras import ops
 from keras_o2v.layers import FieldEncoder
 from keras_o2v.layers import IdBias
 from keras_o2v.layers import WeightedPooling
+from keras_o2v.layers.fields import field_lookup
 from tests.test_case import run_layer_test
 
 # Also run under JAX and PyTorch (tests/backends).
@@ -72,9 +74,10 @@ def test_field_encoder_layer_behaviors():
                    expected_num_trainable_weights=1)
 
 
-def test_field_encoder_pools_its_rows_with_weights():
+@pytest.mark.parametrize("lookup", ["gather", "matmul"])
+def test_field_encoder_pools_its_rows_with_weights(lookup):
     layer = FieldEncoder(vocab_size=10, enc_dim=3, combiner="mean",
-                         weighted=True)
+                         weighted=True, lookup=lookup)
     ids = np.array([[3, 7, 0], [0, 0, 0]], "int32")
     weights = np.array([[2.0, 1.0, 9.0], [1.0, 1.0, 1.0]], "float32")
     out = ops.convert_to_numpy(layer(ids, weights))
@@ -89,6 +92,80 @@ def test_field_encoder_pools_its_rows_with_weights():
     with pytest.raises(ValueError, match="is weighted: `weights` must be "
                        "given"):
         layer(ids)
+
+
+@pytest.mark.parametrize("combiner", ["mean", "sum", "sqrtn"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_matmul_lookup_matches_gather_with_its_penalty(combiner, weighted):
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 12, (5, 9)).astype("int32")
+    ids[:, 6:] = 0
+    ids[2] = 0  # an empty row
+    ids[0, :3] = 4  # one id several times
+    weights = rng.uniform(0.0, 2.0, (5, 9)).astype("float32")
+    outputs, losses = [], []
+    for lookup in ("gather", "matmul"):
+        layer = FieldEncoder(12, 4, combiner=combiner, weighted=weighted,
+                             embedding_l2=0.3, lookup=lookup)
+        layer.build()
+        layer.token_embedding.embeddings.assign(
+            rng.normal(size=(12, 4)).astype("float32") if not outputs
+            else table)
+        table = ops.convert_to_numpy(layer.token_embedding.embeddings)
+        outputs.append(ops.convert_to_numpy(
+            layer(ids, weights if weighted else None)))
+        losses.append(float(ops.convert_to_numpy(layer.losses[0])))
+    np.testing.assert_allclose(outputs[1], outputs[0], rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_array_equal(outputs[1][2], np.zeros(4))
+    # 0.3 * the mean over rows of each looked-up vector's squared norm.
+    squares = (table ** 2).sum(axis=1)
+    expected = 0.3 * np.mean([(squares[r[r > 0]]).sum() for r in ids])
+    np.testing.assert_allclose(losses, [expected, expected], rtol=1e-5)
+
+
+def test_field_encoder_matmul_lookup_layer_behaviors():
+    run_layer_test(FieldEncoder, {"vocab_size": 10, "enc_dim": 4,
+                                  "combiner": "sqrtn", "lookup": "matmul",
+                                  "embedding_l2": 0.1},
+                   np.array([[3, 7, 3], [0, 0, 0]], "int32"), (2, 4),
+                   expected_num_trainable_weights=1, expected_num_losses=1)
+
+
+def test_field_encoder_rejects_unknown_lookup():
+    with pytest.raises(ValueError, match=r"`lookup` must be one of "
+                       r"\['gather', 'matmul'\]. Received: lookup='dense'"):
+        FieldEncoder(10, 4, lookup="dense")
+
+
+def test_field_lookup_picks_matmul_for_long_rows_over_small_vocabularies():
+    long_rows = "gather" if keras.backend.backend() == "torch" else "matmul"
+    assert field_lookup(944, 943) == long_rows  # a movie's raters
+    assert field_lookup(64, 4) == long_rows
+    assert field_lookup(10000, 50) == "gather"  # 200 ids per step
+    assert field_lookup(40000, 5000) == "gather"  # too many columns
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="gradients read with tf.GradientTape")
+def test_weighted_sum_gradient_skips_frozen_rows():
+    import tensorflow as tf
+
+    from keras_o2v.layers import TokenEmbedding
+
+    layer = TokenEmbedding(6, 3, l2=0.1, freezable_rows=True)
+    layer.set_pretrained(np.ones((6, 3), "float32"),
+                         np.array([0, 1, 0, 0, 1, 0], bool))
+    ids = np.array([[1, 2, 4, 0], [5, 5, 0, 0]], "int32")
+    with tf.GradientTape() as tape:
+        out = layer.weighted_sum(ids)
+        loss = tf.reduce_sum(out) + tf.add_n(layer.losses)
+    grad = tf.convert_to_tensor(tape.gradient(loss, layer.embeddings.value))
+    np.testing.assert_allclose(ops.convert_to_numpy(out),
+                               [[3.0] * 3, [2.0] * 3])
+    touched = np.abs(grad.numpy()).sum(axis=1) > 0
+    # Rows 1 and 4 are frozen, rows 0 (padding) and 3 not looked up.
+    np.testing.assert_array_equal(touched, [0, 0, 1, 0, 0, 1])
 
 
 def test_id_bias_starts_at_zero_and_means_a_rows_ids():
