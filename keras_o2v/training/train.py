@@ -367,9 +367,10 @@ def train(train, hyperparameters=None, *, validation=None, test=None,
         hyperparameters: dict of SageMaker-named hyperparameters (strings or
             typed values).
         validation: optional validation channel, evaluated after every
-            epoch. Enables early stopping on the validation loss
-            (`early_stopping_patience`, `early_stopping_tolerance`); the
-            best epoch's weights are kept.
+            epoch. Enables early stopping on the validation metric of the
+            output layer (`stopping_monitor`: mean squared error or cross
+            entropy, without the L2 penalties; `early_stopping_patience`,
+            `early_stopping_tolerance`); the best epoch's weights are kept.
         test: optional test channel, evaluated once at the end.
         auxiliary: optional directory of vocab and pretrained embedding files.
         model_dir: optional output directory; receives `model.keras`,
@@ -609,8 +610,7 @@ def _final_metrics(model, hp, history, validation, test, kept_epoch=None,
                    objective="object2vec", transform=None,
                    batch_size=EVAL_BATCH_SIZE, stats=None):
     """Metrics of the kept weights: epoch `kept_epoch`'s (early stopping's
-    best: its last improvement by more than `early_stopping_tolerance`,
-    not always the lowest validation loss), else the last epoch's.
+    best: the lowest validation metric), else the last epoch's.
 
     `best_epoch` is the epoch whose weights were kept. `stats` (split ->
     `ChannelStats`) are the scans `train` already made, not repeated."""

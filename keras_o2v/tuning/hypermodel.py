@@ -11,6 +11,7 @@ from keras_o2v.data.channels import channel_stats
 from keras_o2v.hyperparameters import ENCODERS
 from keras_o2v.hyperparameters import resolve_hyperparameters
 from keras_o2v.hyperparameters import to_sagemaker_strings
+from keras_o2v.training.resume import ResumableEarlyStopping
 from keras_o2v.training.train import build_model
 from keras_o2v.training.train import check_auxiliary
 from keras_o2v.training.train import fit_channels
@@ -86,8 +87,9 @@ class Object2VecHyperModel(keras_tuner.HyperModel):
     `fit(hp, model, train, validation)` reads channel paths (JSON Lines or
     prepared data, `keras_o2v.data.channels`), so `mini_batch_size`,
     `bucket_width` and `negative_sampling_rate` of the trial apply, and
-    stops early on the validation loss with `early_stopping_patience` and
-    `early_stopping_tolerance`, as `keras_o2v.training.train` does. As
+    stops early on the validation metric (`stopping_monitor`) with
+    `early_stopping_patience` and `early_stopping_tolerance`, as
+    `keras_o2v.training.train` does. As
     KerasTuner's contract says, `fit` also takes what `model.fit` takes
     (`tuner.search(x, y, validation_data=(xv, yv))` with dicts of numpy
     arrays, or a `tf.data.Dataset`): then the trial's `mini_batch_size`
@@ -251,7 +253,7 @@ class Object2VecHyperModel(keras_tuner.HyperModel):
 
     @staticmethod
     def _early_stopping(values, monitor):
-        return [keras.callbacks.EarlyStopping(
+        return [ResumableEarlyStopping(
                     monitor=monitor,
                     patience=values["early_stopping_patience"],
                     min_delta=values["early_stopping_tolerance"],

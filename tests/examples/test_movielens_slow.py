@@ -88,3 +88,12 @@ def test_feature_fields_hold_every_other_base_rating_and_no_test_one(
             assert not (history | raters) & tested
             assert row["in1_raters_weights"] == [
                 rating[(u, item)] for u in row["in1_raters"]]
+    # A model reads exactly its declared fields: only those are written.
+    paths = features.write_channels(SHARED_DATA, "u1", 0, str(tmp_path),
+                                    fields=("in1_raters",))
+    assert sorted(json.loads(open(paths["test"]).readline())) == [
+        "in0", "in1", "in1_raters", "in1_raters_weights", "label"]
+    with pytest.raises(ValueError, match=r"`fields` must be among .*"
+                       r"Received: unknown \['in1_genres'\]"):
+        features.write_channels(SHARED_DATA, "u1", 0, str(tmp_path),
+                                fields=("in1_genres",))
