@@ -46,9 +46,10 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     one that is resets the count. Keras' `EarlyStopping` compares with the
     best value so far instead, which ends a run at the first plateau. The
     difference decides SageMaker's MovieLens notebook: its validation MSE
-    rises after epoch 1 (0.935 -> 1.013) as the model memorises the ratings,
-    then falls again to 0.910 at epoch 11, the notebook's "approximately
-    0.91"; Keras' rule stopped at epoch 4 with 0.935. The weights kept
+    (epochs from 1) rises after epoch 1 (0.935 -> 1.013) as the model
+    memorises the ratings, then falls again to 0.910 at epoch 11, the
+    notebook's "approximately 0.91"; Keras' rule stopped at epoch 4 with
+    0.935. The weights kept
     (`restore_best_weights`) are those of the epoch with the lowest value.
 
     Args:
@@ -117,7 +118,8 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
                    or current <= self.previous - self.min_delta)
         self.wait = 0 if reduced else self.wait + 1
         self.previous = current
-        if self.best is None or current < self.best:
+        if not np.isnan(current) and (self.best is None
+                                      or current < self.best):
             self.best, self.best_epoch = current, epoch
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()

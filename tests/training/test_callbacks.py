@@ -93,6 +93,10 @@ def test_early_stopping_keeps_the_lowest_epoch_not_the_last_reduction():
                                  patience=2, tolerance=0.0)
     assert stopped == 6  # 0.71 and 0.72 rise
     assert stopper.best_epoch == 1 and stopper.best_weights == [1]
+    # A NaN epoch counts towards the patience and is never the best.
+    stopper, stopped = _stopping([float("nan"), 0.9, 0.95, 0.97],
+                                 patience=2, tolerance=0.0)
+    assert stopped == 2 and stopper.best_epoch == 1
     from keras_o2v.training.resume import ResumableEarlyStopping
 
     with pytest.raises(ValueError, match="`mode` must be 'min'"):
