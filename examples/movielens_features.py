@@ -106,7 +106,7 @@ AUTOREC = {
     "enc_dim": 128,
     "embedding_l2": 0.5,
     # u1, 3 seeds: adam 0.002 / 0.001 / 0.0005 / 0.00025 gave test RMSE
-    # 0.918 / 0.911 / 0.905 / 0.901; ua 0.0005 / 0.00025: 0.921 / 0.916.
+    # 0.918 / 0.910 / 0.905 / 0.901; ua 0.0005 / 0.00025: 0.921 / 0.916.
     "learning_rate": 0.00025,
     "epochs": 80,
     # SageMaker's rule: stop after 3 epochs that each gain < 0.001 MSE. At
