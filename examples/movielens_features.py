@@ -42,12 +42,13 @@ import time
 import numpy as np
 
 import keras_o2v
+from keras_o2v.data.jsonl import field_specs
 from keras_o2v.datasets import default_data_dir
 from keras_o2v.datasets import movielens
 from keras_o2v.datasets.movielens import GENRES
 from keras_o2v.datasets.movielens import NUM_ITEMS
 from keras_o2v.datasets.movielens import NUM_USERS
-from keras_o2v.hyperparameters import parse_fields
+from keras_o2v.hyperparameters import resolve_hyperparameters
 from keras_o2v.training import train
 
 AGE_BUCKETS = (18, 25, 35, 45, 50, 56)  # MovieLens-1M's age groups
@@ -212,13 +213,6 @@ def write_channels(data_dir, split, seed, out_dir, fields=FIELDS,
     return paths
 
 
-def declared_fields(hp):
-    """Record keys of the fields `hp` declares (`in0_history`, ...)."""
-    return [f"in{side}_{f['name']}" for side in (0, 1)
-            for f in parse_fields(hp[f"enc{side}_fields"],
-                                  f"enc{side}_fields")]
-
-
 def hyperparameters(config="autorec", explicit=False,
                     max_history=MAX_HISTORY):
     """`CONFIGS[config]` with the optional fields of `write_channels`."""
@@ -242,7 +236,8 @@ def run(data_dir, split, seed, work_dir, overrides, verbose,
     out_dir = os.path.join(work_dir, f"{split}-seed{seed}")
     hp = {**hyperparameters(config, **options), **overrides}
     paths = write_channels(data_dir, split, seed, out_dir,
-                           fields=declared_fields(hp),
+                           fields=list(field_specs(
+                               resolve_hyperparameters(hp))),
                            max_history=options.get("max_history",
                                                    MAX_HISTORY))
     start = time.perf_counter()

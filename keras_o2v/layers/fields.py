@@ -39,11 +39,10 @@ def field_lookup(vocab_size, max_seq_len):
 
     `"matmul"` (see `TokenEmbedding.weighted_sum`) when the vocabulary is
     at most 16 times the longest row and at most 16384 ids (the
-    `(batch, vocab_size)` matrix stays small); else `"gather"`. Measured on
-    2 CPU cores, 256 rows of 128-dimensional vectors: 944 ids x 480 steps
-    5.6 ms vs 72 ms, 1683 x 300 6.2 vs 40 ms, 1683 x 20 2.9 vs 2.8 ms,
-    10000 x 50 10.0 vs 4.5 ms. PyTorch's `ops.scatter` loops in Python, so
-    there it is always `"gather"`.
+    `(batch, vocab_size)` matrix stays small); else `"gather"`. The rule
+    picks the faster of the two in every shape `benchmarks/field_lookup.py`
+    times (15x on a movie's raters, 944 ids x 480 steps). PyTorch's
+    `ops.scatter` loops in Python, so there it is always `"gather"`.
     """
     if keras.backend.backend() == "torch":
         return "gather"
@@ -193,10 +192,12 @@ class FieldEncoder(keras.layers.Layer):
                              "`weights` must be given.")
         weights = weights if self.weighted else None
         if self.lookup == "matmul":
-            keep = ops.cast(ops.not_equal(token_ids, 0), self.compute_dtype)
-            w = keep if weights is None else ops.cast(
-                weights, self.compute_dtype) * keep
-            total = self.token_embedding.weighted_sum(token_ids, w)
+            total = self.token_embedding.weighted_sum(token_ids, weights)
+            if self.combiner == "sum":  # no norm: skip the masked weights
+                return total
+            w = ops.cast(ops.not_equal(token_ids, 0), self.compute_dtype)
+            if weights is not None:
+                w = w * ops.cast(weights, self.compute_dtype)
             return normalise(total, w, self.combiner)
         vectors = self.token_embedding(token_ids)
         mask = self.token_embedding.compute_mask(token_ids)

@@ -49,8 +49,8 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     (epochs from 1) rises after epoch 1 (0.935 -> 1.013) as the model
     memorises the ratings, then falls again to 0.910 at epoch 11, the
     notebook's "approximately 0.91"; Keras' rule stopped at epoch 4 with
-    0.935. The weights kept
-    (`restore_best_weights`) are those of the epoch with the lowest value.
+    0.935. The weights kept (`restore_best_weights`) are those of the epoch
+    with the lowest value.
 
     Args:
         state_dir: directory for the per-epoch state (the backup directory).

@@ -89,8 +89,8 @@ class Object2VecHyperModel(keras_tuner.HyperModel):
     `bucket_width` and `negative_sampling_rate` of the trial apply, and
     stops early on the validation metric (`stopping_monitor`) with
     `early_stopping_patience` and `early_stopping_tolerance`, as
-    `keras_o2v.training.train` does. As
-    KerasTuner's contract says, `fit` also takes what `model.fit` takes
+    `keras_o2v.training.train` does. As KerasTuner's contract says, `fit`
+    also takes what `model.fit` takes
     (`tuner.search(x, y, validation_data=(xv, yv))` with dicts of numpy
     arrays, or a `tf.data.Dataset`): then the trial's `mini_batch_size`
     (for arrays), `epochs` and early stopping apply.

@@ -46,17 +46,22 @@ class _Weights:
         return [self.epoch]
 
 
-def _stopping(values, patience, tolerance, state_dir=None, first_epoch=0,
-              stopper=None):
+def _stopper(patience, tolerance, state_dir=None):
+    """A started `ResumableEarlyStopping` on the validation MSE."""
     from keras_o2v.training.resume import ResumableEarlyStopping
 
+    stopper = ResumableEarlyStopping(
+        state_dir=state_dir, monitor="val_mean_squared_error",
+        patience=patience, min_delta=tolerance, restore_best_weights=True)
+    stopper.set_model(_Weights())
+    stopper.on_train_begin()
+    return stopper
+
+
+def _stopping(values, patience, tolerance, state_dir=None, first_epoch=0,
+              stopper=None):
     if stopper is None:
-        stopper = ResumableEarlyStopping(
-            state_dir=state_dir, monitor="val_mean_squared_error",
-            patience=patience, min_delta=tolerance,
-            restore_best_weights=True)
-        stopper.set_model(_Weights())
-        stopper.on_train_begin()
+        stopper = _stopper(patience, tolerance, state_dir)
     model = stopper.model
     for epoch, value in enumerate(values, start=first_epoch):
         model.epoch = epoch
@@ -112,13 +117,7 @@ def test_early_stopping_state_resumes_mid_count(tmp_path):
               state_dir=str(tmp_path))
     with open(tmp_path / "training_metadata.json", "w") as f:
         json.dump({"epoch": 9}, f)
-    from keras_o2v.training.resume import ResumableEarlyStopping
-
-    again = ResumableEarlyStopping(
-        state_dir=str(tmp_path), monitor="val_mean_squared_error",
-        patience=3, min_delta=0.01, restore_best_weights=True)
-    again.set_model(_Weights())
-    again.on_train_begin()
+    again = _stopper(3, 0.01, state_dir=str(tmp_path))
     assert (again.previous, again.wait) == (0.9279, 1)
     resumed, stopped_again = _stopping(NOTEBOOK_MSE[9:], 3, 0.01,
                                        first_epoch=9, stopper=again)
