@@ -85,7 +85,8 @@ from keras_o2v.models.object2vec import make_optimizer
 from keras_o2v.training import train
 from keras_o2v.training.train import build_model
 
-SVM_MICRO_F1 = 0.87
+SVM_MICRO_F1 = 0.87  # the literature's (see above)
+SVM_HERE = 0.888  # `--svm-anchor` on these documents, split and rule
 NUM = "<num>"
 GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
 
@@ -739,7 +740,8 @@ def main():
           f"{figures['threshold']:.2f} from validation micro-F1 "
           f"{figures['validation_micro_f1']:.4f}): micro-F1 "
           f"{figures['micro_f1']:.4f} / macro-F1 {figures['macro_f1']:.4f}  "
-          f"(linear SVM micro-F1 ~{SVM_MICRO_F1}; goal >= 0.87)  "
+          f"(linear SVM: ~{SVM_MICRO_F1} in the literature, {SVM_HERE} "
+          f"here with --svm-anchor)  "
           f"{figures['seconds']:.0f} s")
     print(json.dumps({"example": "reuters", **figures}))
 

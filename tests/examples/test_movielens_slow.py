@@ -107,3 +107,22 @@ def test_feature_fields_hold_every_other_base_rating_and_no_test_one(
                        r"Received: unknown \['in1_genres'\]"):
         features.write_channels(SHARED_DATA, "u1", 0, str(tmp_path),
                                 fields=("in1_genres",))
+
+
+def test_refit_trains_on_train_and_validation_for_the_best_epochs(tmp_path):
+    features = load_example(EXAMPLE.replace("movielens.py",
+                                            "movielens_features.py"))
+    from keras_o2v.datasets import movielens as ml
+
+    rmse, best, _ = features.run(SHARED_DATA, "u1", 0, str(tmp_path),
+                                 {"epochs": 2}, 0, refit=True)
+    out = tmp_path / "u1-seed0"
+    base, _ = ml.load_ratings(SHARED_DATA, "u1")
+    with open(out / "train_and_validation.jsonl") as f:
+        assert sum(1 for _ in f) == len(base)
+    refit = json.loads((out / "autorec_refit" / "metrics.json").read_text())
+    assert refit["epochs_completed"] == best + 1
+    # The RMSE returned is the refit model's, not the first one's.
+    assert rmse == pytest.approx(refit["test:root_mean_squared_error"])
+    first = json.loads((out / "autorec" / "metrics.json").read_text())
+    assert first["best_epoch"] == best
