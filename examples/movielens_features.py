@@ -252,7 +252,7 @@ def run(data_dir, split, seed, work_dir, overrides, verbose,
                    validation=paths["validation"], test=paths["test"],
                    seed=seed, model_dir=os.path.join(out_dir, config),
                    verbose=verbose)
-    metrics = result.metrics
+    metrics, best = result.metrics, result.metrics["best_epoch"]
     if refit:
         # Early stopping chose the epochs; now the validation ratings train
         # too, for that many epochs, and the last epoch is kept.
@@ -261,12 +261,11 @@ def run(data_dir, split, seed, work_dir, overrides, verbose,
             for name in ("train", "validation"):
                 with open(paths[name]) as channel:
                     f.writelines(channel)
-        metrics = train(every, {**hp, "epochs": metrics["best_epoch"] + 1},
+        metrics = train(every, {**hp, "epochs": best + 1},
                         test=paths["test"], seed=seed, early_stopping=False,
                         model_dir=os.path.join(out_dir, f"{config}_refit"),
-                        verbose=verbose).metrics | {
-                            "best_epoch": metrics["best_epoch"]}
-    return (metrics["test:root_mean_squared_error"], metrics["best_epoch"],
+                        verbose=verbose).metrics
+    return (metrics["test:root_mean_squared_error"], best,
             time.perf_counter() - start)
 
 
