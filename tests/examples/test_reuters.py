@@ -70,6 +70,53 @@ def test_bad_arguments_are_named(reuters):
     assert args.negatives == 8 and args.ensemble == 5
 
 
+def tiny_corpus(reuters, n_docs=10, n_labels=3):
+    rng = np.random.default_rng(0)
+    y = rng.random((n_docs, n_labels)) < 0.4
+    corpus = reuters.Corpus(
+        docs=[], words=[], y_train=y, y_test=y[:2],
+        fit_idx=np.arange(2, n_docs), val_idx=np.arange(2))
+    corpus.inputs_train = [{"in0": [int(i) + 2] * (1 + i % 3)}
+                           for i in range(n_docs)]
+    return corpus
+
+
+@pytest.mark.parametrize("negatives", ["all", "2"])
+def test_refit_trains_on_every_training_document(reuters, tmp_path,
+                                                 negatives):
+    corpus = tiny_corpus(reuters)
+    hp = {"enc0_max_seq_len": "4"}
+    rng = np.random.default_rng(0)
+    args = reuters.parser().parse_args(["--negatives", negatives])
+    sets, _ = reuters.training_data(args, corpus, hp, str(tmp_path), None,
+                                    rng)
+    assert sorted(sets) == ["all", "fit"]
+    if negatives == "all":
+        # Padded inputs of the 8 fitting documents, then of all 10.
+        assert sets["fit"][0]["in0"].shape == (8, 3)
+        assert sets["all"][0]["in0"].shape == (10, 3)
+        np.testing.assert_array_equal(sets["all"][0]["in0"][2:],
+                                      sets["fit"][0]["in0"])
+        assert sets["all"][1] == 10 * 3
+    else:
+        # Each document's positives and 2 negatives (fewer when it has
+        # fewer other topics), as JSON Lines.
+        for name, idx in (("fit", corpus.fit_idx), ("all", range(10))):
+            path, n_pairs = sets[name]
+            with open(path) as f:
+                records = [json.loads(line) for line in f]
+            positives = corpus.y_train[idx].sum(1)
+            assert len(records) == n_pairs == int(
+                (positives + np.minimum(2, 3 - positives)).sum())
+            assert {r["in0"][0] for r in records} == {
+                i + 2 for i in idx}
+    args = reuters.parser().parse_args(["--negatives", negatives,
+                                        "--no-refit"])
+    sets, _ = reuters.training_data(args, corpus, hp, str(tmp_path), None,
+                                    rng)
+    assert list(sets) == ["fit"]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_REUTERS,
                     reason=f"no reuters21578 under {SHARED_DATA}")
@@ -85,9 +132,16 @@ def test_one_model_on_modapte(tmp_path):
     assert figures["categories"] == 90
     assert figures["train_pairs"] == 6993 * 90  # every (document, topic)
     assert figures["micro_f1"] >= 0.85
-    # One model: the running ensemble is that model, scored alike.
-    assert figures["members"][0]["ensemble_micro_f1"] == figures["micro_f1"]
+    # One model, refit on every training document: the running ensemble is
+    # that refit, tested at the first model's threshold.
+    member = figures["members"][0]
+    assert figures["refit"]
+    assert member["ensemble_micro_f1"] == figures["micro_f1"]
+    assert member["refit_micro_f1"] == figures["micro_f1"]
+    assert figures["no_refit"]["micro_f1"] == member["micro_f1"] >= 0.85
+    assert figures["no_refit"]["threshold"] == figures["threshold"]
     assert figures["svm"]["micro_f1"] >= 0.87
+    assert figures["svm"]["no_refit_micro_f1"] >= 0.87
 
 
 def score_pairs(model, ids, n_labels, max_len):
