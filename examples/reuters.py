@@ -593,6 +593,7 @@ def svm_anchor(docs, y_train, y_test, fit_idx, val_idx, test_idx,
     that C is then trained on every training document, as the models are,
     and tested at that threshold (`no_refit_micro_f1`: the first one).
     """
+    import scipy.sparse
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.multiclass import OneVsRestClassifier
     from sklearn.svm import LinearSVC
@@ -618,7 +619,7 @@ def svm_anchor(docs, y_train, y_test, fit_idx, val_idx, test_idx,
             svm.decision_function(x_test), t, at_least_one))[0], 4)
         every = np.concatenate([fit_idx, val_idx])
         svm = OneVsRestClassifier(LinearSVC(C=c)).fit(
-            vectorizer.transform([docs[i] for i in every]), y_train[every])
+            scipy.sparse.vstack([x_fit, x_val]), y_train[every])
     micro, macro = f1_scores(
         y_test, decide(svm.decision_function(x_test), t, at_least_one))
     return {"micro_f1": round(micro, 4), "macro_f1": round(macro, 4),
