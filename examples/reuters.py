@@ -613,15 +613,18 @@ def svm_anchor(docs, y_train, y_test, fit_idx, val_idx, test_idx,
             if best is None or f1 > best[0]:
                 best = (f1, c, t, svm)
     _, c, t, svm = best
+
+    def tested(svm):  # (micro, macro) on the test documents at `t`
+        return f1_scores(
+            y_test, decide(svm.decision_function(x_test), t, at_least_one))
+
     figures = {"C": c, "threshold": float(t)}
     if refit:
-        figures["no_refit_micro_f1"] = round(f1_scores(y_test, decide(
-            svm.decision_function(x_test), t, at_least_one))[0], 4)
+        figures["no_refit_micro_f1"] = round(tested(svm)[0], 4)
         every = np.concatenate([fit_idx, val_idx])
         svm = OneVsRestClassifier(LinearSVC(C=c)).fit(
             scipy.sparse.vstack([x_fit, x_val]), y_train[every])
-    micro, macro = f1_scores(
-        y_test, decide(svm.decision_function(x_test), t, at_least_one))
+    micro, macro = tested(svm)
     return {"micro_f1": round(micro, 4), "macro_f1": round(macro, 4),
             **figures}
 
