@@ -358,6 +358,10 @@ def hyperparameters(args, corpus):
     for item in args.set:  # last: `--set` overrides the example's values
         name, _, value = item.partition("=")
         hp[name] = value
+    if resolve_hyperparameters(hp)["enc1_fields"]:
+        raise ValueError("`enc1_fields` must be empty: a topic is its id "
+                         "alone (`in1`). Received: enc1_fields="
+                         f"{hp['enc1_fields']}")
     return hp
 
 
@@ -433,6 +437,15 @@ def encode(model, docs, max_len, batch_size=512):
     return np.concatenate(out)
 
 
+def encode_topics(model, n_labels, training=False):
+    """Every topic's encoding, shape (n_labels, dim): `in1` = [topic id]
+    through `encoder1` and `enc1_activation`, as the model encodes it."""
+    topics = np.arange(1, n_labels + 1, dtype=np.int32)[:, None]
+    return encode_side(model.encoder1, {}, {"in1": topics}, "in1",
+                       model.hyperparameters["enc1_activation"],
+                       training=training)
+
+
 def compare(model, u, v, training=False):
     """P(label 1) for every pair of encodings `u` (documents, dim) and `v`
     (topics, dim), shape (documents, topics): `model`'s comparator, MLP and
@@ -461,7 +474,7 @@ def score_all(model, docs, n_labels, max_len, docs_per_batch=256):
     """
     model = getattr(model, "object2vec", model)
     u = encode(model, docs, max_len)
-    v = model.encoder1(np.arange(1, n_labels + 1, dtype=np.int32)[:, None])
+    v = encode_topics(model, n_labels)
     out = np.zeros((len(docs), n_labels), np.float32)
     for start in range(0, len(docs), docs_per_batch):
         out[start:start + docs_per_batch] = keras.ops.convert_to_numpy(
@@ -483,15 +496,16 @@ class AllTopics(keras.Model):
     def __init__(self, object2vec, n_labels, **kwargs):
         super().__init__(**kwargs)
         self.object2vec = object2vec
-        self.topics = np.arange(1, n_labels + 1, dtype=np.int32)[:, None]
+        self.n_labels = n_labels
 
     def call(self, inputs, training=False):
         if not isinstance(inputs, dict):
             inputs = {"in0": inputs}
         model = self.object2vec
         u = encode_side(model.encoder0, model.field_encoders("in0"), inputs,
-                        "in0", training=training)
-        v = model.encoder1(self.topics)
+                        "in0", model.hyperparameters["enc0_activation"],
+                        training=training)
+        v = encode_topics(model, self.n_labels, training=training)
         return compare(self.object2vec, u, v, training=training)
 
 

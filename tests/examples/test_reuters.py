@@ -68,6 +68,15 @@ def test_bad_arguments_are_named(reuters):
         reuters.parser().parse_args(["--ensemble", "0"])
     args = reuters.parser().parse_args(["--negatives", "8"])
     assert args.negatives == 8 and args.ensemble == 5
+    # A topic is its id alone: the example has no topic fields to feed.
+    args = reuters.parser().parse_args(
+        ["--set", 'enc1_fields=[{"name": "meta", "vocab_size": 9}]'])
+    corpus = reuters.Corpus(docs=[["a"]], words=["<pad>", "<unk>", "a"],
+                            y_train=np.zeros((1, 3)), y_test=np.zeros((1, 3)),
+                            fit_idx=np.arange(1), val_idx=np.arange(0))
+    with pytest.raises(ValueError, match="`enc1_fields` must be empty.*"
+                       "Received: enc1_fields=.*meta"):
+        reuters.hyperparameters(args, corpus)
 
 
 def tiny_corpus(reuters, n_docs=10, n_labels=3):
@@ -154,25 +163,31 @@ def score_pairs(model, ids, n_labels, max_len):
     return p[:, 1].reshape(len(ids), n_labels)
 
 
-def tiny_model(reuters, n_labels=5):
+def tiny_model(reuters, n_labels=5, **hyperparameters):
     from keras_o2v.models import build_object2vec
     hp = {**reuters.HYPERPARAMETERS, "enc0_vocab_size": "50",
           "enc1_vocab_size": str(n_labels + 1), "enc_dim": "8",
           "enc0_token_embedding_dim": "8", "enc1_token_embedding_dim": "8",
-          "mlp_dim": "16"}
+          "mlp_dim": "16", **hyperparameters}
     return build_object2vec(hp)
 
 
-def test_score_all_equals_predict_on_every_pair(reuters):
+@pytest.mark.parametrize("activations", [
+    {}, {"enc0_activation": "tanh", "enc1_activation": "sigmoid"}])
+def test_score_all_equals_predict_on_every_pair(reuters, activations):
     # Encoding each document and topic once, then comparing, gives what
-    # `model.predict` gives on the (document, topic) pairs.
-    model = tiny_model(reuters)
+    # `model.predict` gives on the (document, topic) pairs, each side's
+    # `encX_activation` included; `AllTopics`, which trains, gives the same.
+    model = tiny_model(reuters, **activations)
     rng = np.random.default_rng(0)
     ids = [list(rng.integers(1, 50, size=n)) for n in (3, 7, 1, 12, 5)]
     fast = reuters.score_all(model, ids, 5, max_len=10, docs_per_batch=2)
     slow = score_pairs(model, ids, 5, max_len=10)
     assert fast.shape == (5, 5)
     np.testing.assert_allclose(fast, slow, atol=1e-6)
+    np.testing.assert_allclose(
+        reuters.AllTopics(model, 5)(reuters.pad_inputs(ids, 10)), slow,
+        atol=1e-6)
     # By hand for one pair: document 3 (cut to 10 tokens), topic 2.
     p = model.predict({"in0": np.array([ids[3][:10]], np.int32),
                        "in1": np.array([[3]], np.int32)}, verbose=0)
