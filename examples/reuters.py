@@ -84,7 +84,6 @@ from keras_o2v.datasets import glove_file
 from keras_o2v.datasets import reuters
 from keras_o2v.hyperparameters import is_weights_key
 from keras_o2v.hyperparameters import resolve_hyperparameters
-from keras_o2v.models.object2vec import encode_side
 from keras_o2v.models.object2vec import make_optimizer
 from keras_o2v.training import train
 from keras_o2v.training.train import build_model
@@ -438,12 +437,10 @@ def encode(model, docs, max_len, batch_size=512):
 
 
 def encode_topics(model, n_labels, training=False):
-    """Every topic's encoding, shape (n_labels, dim): `in1` = [topic id]
-    through `encoder1` and `enc1_activation`, as the model encodes it."""
+    """Every topic's encoding, shape (n_labels, dim): `model.encode` of
+    `in1` = [topic id], `enc1_activation` included."""
     topics = np.arange(1, n_labels + 1, dtype=np.int32)[:, None]
-    return encode_side(model.encoder1, {}, {"in1": topics}, "in1",
-                       model.hyperparameters["enc1_activation"],
-                       training=training)
+    return model.encode("in1", {"in1": topics}, training=training)
 
 
 def compare(model, u, v, training=False):
@@ -502,9 +499,7 @@ class AllTopics(keras.Model):
         if not isinstance(inputs, dict):
             inputs = {"in0": inputs}
         model = self.object2vec
-        u = encode_side(model.encoder0, model.field_encoders("in0"), inputs,
-                        "in0", model.hyperparameters["enc0_activation"],
-                        training=training)
+        u = model.encode("in0", inputs, training=training)
         v = encode_topics(model, self.n_labels, training=training)
         return compare(self.object2vec, u, v, training=training)
 

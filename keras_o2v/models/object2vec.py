@@ -236,17 +236,20 @@ class Object2Vec(keras.Model):
     def _field_side(self, side):
         return "in0" if self.hyperparameters["tied_encoder_weights"] else side
 
-    def encode(self, side, inputs):
-        """Embeddings of one side (`"in0"` or `"in1"`), in inference mode.
+    def encode(self, side, inputs, training=False):
+        """Embeddings of one side (`"in0"` or `"in1"`), in inference mode
+        unless `training`.
 
         `inputs` holds `side` and, for feature-rich objects, the side's
         extra fields (`in0_genres`, ...): the encoder's output plus each
-        field's, as the model compares them.
+        field's, as the model compares them. `training=True` serves custom
+        training loops that encode each side once (the model's `dropout`
+        on the encodings stays the caller's).
         """
         encoder = self.encoder0 if side == "in0" else self.encoder1
         return encode_side(encoder, self.field_encoders(side), inputs, side,
                            self.hyperparameters[f"enc{side[-1]}_activation"],
-                           training=False)
+                           training=training)
 
     def pair_scores(self, inputs):
         """The output for each pair `(in0[i], in1[i])`, in inference mode.

@@ -131,10 +131,11 @@ class RetrievalModel(keras.Model):
         return ops.log(ops.maximum(
             ops.cast(x[SAMPLING_PROBABILITY], "float32"), 1e-12))
 
-    def encode(self, side, inputs):
+    def encode(self, side, inputs, training=False):
         """Embeddings of one side (`"in0"` or `"in1"`) of `inputs`, in
-        inference mode (the interface of `Object2Vec.encode`)."""
-        return self._tower(side, inputs)
+        inference mode unless `training` (the interface of
+        `Object2Vec.encode`)."""
+        return self._tower(side, inputs, training)
 
     def pair_scores(self, inputs):
         """`(B, 1)` similarity of each pair `(in0[i], in1[i])`."""
