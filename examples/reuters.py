@@ -258,6 +258,14 @@ class Corpus:
     def n_labels(self):
         return self.y_train.shape[1]
 
+    def training_sets(self, refit):
+        """The train documents each model fits: `"fit"`, the fitting
+        documents, and with `refit` `"all"`, every train document."""
+        sets = {"fit": self.fit_idx}
+        if refit:
+            sets["all"] = np.arange(self.n_train)
+        return sets
+
 
 def multi_hot(labels, index):
     y = np.zeros((len(labels), len(index)), bool)
@@ -783,11 +791,8 @@ def training_data(args, corpus, hp, work, glove, rng):
     """
     data = os.path.join(work, "data")
     os.makedirs(data, exist_ok=True)
-    subsets = {"fit": corpus.fit_idx}
-    if args.refit:
-        subsets["all"] = np.arange(corpus.n_train)
     sets = {}
-    for name, idx in subsets.items():
+    for name, idx in corpus.training_sets(args.refit).items():
         docs = [corpus.inputs_train[i] for i in idx]
         if args.negatives == "all":  # every pair, batched by document
             sets[name] = (pad_inputs(docs, int(hp["enc0_max_seq_len"])),
@@ -891,11 +896,8 @@ def train_wide(args, corpus):
         train, test = corpus.inputs_train, corpus.inputs_test
     else:
         train, test = document_inputs(corpus, "tfidf")
-    sets = {"fit": corpus.fit_idx}
-    if args.refit:
-        sets["all"] = np.arange(corpus.n_train)
     margins = {}
-    for name, idx in sets.items():
+    for name, idx in corpus.training_sets(args.refit).items():
         model = fit_wide(pad_inputs([train[i] for i in idx], 1),
                          corpus.y_train[idx], len(corpus.words),
                          seed=args.seed, verbose=args.verbose)
