@@ -17,7 +17,8 @@ channel (and so what early stopping watches), and the figure is the
 validation RMSE the notebook reports (MSE ~0.91, RMSE ~0.954).
 
     python examples/movielens.py --data-dir ../shared/data [--task regression]
-    python examples/movielens.py --config notebook --task regression
+    python examples/movielens.py --config notebook --task regression \
+        --seeds 0 1 2   # each seed's RMSE, their mean and spread
 
 Results and ablations: examples/README.md. Peers: SageMaker's notebook
 reports validation MSE ~0.91 (RMSE ~0.954) and accuracy ~0.704; Surprise SVD
@@ -36,6 +37,7 @@ from keras_o2v.datasets import default_data_dir
 from keras_o2v.datasets import movielens
 from keras_o2v.datasets.movielens import NUM_ITEMS
 from keras_o2v.datasets.movielens import NUM_USERS
+from keras_o2v.hyperparameters import parse_overrides
 from keras_o2v.training import train
 
 # Shared by both tasks: one-token inputs, so pooled_embedding is a plain
@@ -160,6 +162,19 @@ def run(task, data_dir, work_dir, seed, verbose, overrides=None,
     return result.metrics, seconds
 
 
+def describe(task, config):
+    """A task's printed figure: (its metric, what it is, peers and goal)."""
+    if task == "classification":
+        return ("test:accuracy", "ua.test binary accuracy (rating > 3)",
+                "SageMaker notebook ~0.704; target >= 0.704")
+    if config == "notebook":
+        return ("test:root_mean_squared_error",
+                "ua.test RMSE, the notebook's config and protocol",
+                "the notebook on SageMaker ~0.954; goal <= 0.956")
+    return ("test:root_mean_squared_error", "ua.test RMSE",
+            "SageMaker notebook ~0.954, Surprise SVD 0.951; target <= 0.95")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=default_data_dir(),
@@ -177,44 +192,52 @@ def main():
                              "hyperparameters unchanged, validation on "
                              "ua.test as the notebook does")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        metavar="SEED",
+                        help="train once per seed and print each figure, "
+                             "their mean and spread (default: --seed only)")
     parser.add_argument("--set", action="append", default=[],
                         metavar="NAME=VALUE",
                         help="override a hyperparameter (e.g. epochs=1)")
     parser.add_argument("--verbose", type=int, default=2)
     args = parser.parse_args()
-    overrides = dict(item.partition("=")[::2] for item in args.set)
     try:  # a usage error now, not a traceback later
+        overrides = parse_overrides(args.set)
         movielens.load_ratings(args.data_dir, "ua")
     except (FileNotFoundError, ValueError) as e:
         parser.error(str(e))
     print(f"keras_o2v {keras_o2v.__version__}, data from {args.data_dir}")
 
-    summary = {"config": args.config}
-    notebook = args.config == "notebook"
+    seeds = args.seeds or [args.seed]
+    summary = {"config": args.config, "seeds": seeds}
     tasks = (["regression", "classification"] if args.task == "both"
              else [args.task])
     for task in tasks:
-        metrics, seconds = run(task, args.data_dir, args.work_dir, args.seed,
-                               args.verbose, overrides, args.config)
-        if task == "regression" and notebook:
-            rmse = metrics["test:root_mean_squared_error"]
-            print(f"ua.test RMSE, the notebook's config and protocol: "
-                  f"{rmse:.4f}  (the notebook on SageMaker ~0.954; goal <= "
-                  f"0.956)  best epoch {metrics['best_epoch']}, "
-                  f"{seconds:.0f} s")
-            summary.update(test_rmse=rmse, regression_seconds=seconds)
-        elif task == "regression":
-            rmse = metrics["test:root_mean_squared_error"]
-            print(f"ua.test RMSE: {rmse:.4f}  (SageMaker notebook ~0.954, "
-                  f"Surprise SVD 0.951; target <= 0.95)  "
-                  f"best epoch {metrics['best_epoch']}, {seconds:.0f} s")
-            summary.update(test_rmse=rmse, regression_seconds=seconds)
-        else:
-            acc = metrics["test:accuracy"]
-            print(f"ua.test binary accuracy (rating > 3): {acc:.4f}  "
-                  f"(SageMaker notebook ~0.704; target >= 0.704)  "
-                  f"best epoch {metrics['best_epoch']}, {seconds:.0f} s")
-            summary.update(test_accuracy=acc, classification_seconds=seconds)
+        metric, what, peers = describe(task, args.config)
+        key = "test_accuracy" if task == "classification" else "test_rmse"
+        runs = []
+        for seed in seeds:
+            work = (args.work_dir if len(seeds) == 1
+                    else os.path.join(args.work_dir, f"seed{seed}"))
+            metrics, seconds = run(task, args.data_dir, work, seed,
+                                   args.verbose, overrides, args.config)
+            runs.append({"seed": seed, key: metrics[metric],
+                         "best_epoch": metrics["best_epoch"],
+                         "seconds": round(seconds, 1)})
+            of_seed = f", seed {seed}" if len(seeds) > 1 else ""
+            print(f"{what}{of_seed}: {metrics[metric]:.4f}  ({peers})  "
+                  f"best epoch {metrics['best_epoch']}, {seconds:.0f} s",
+                  flush=True)
+        # One seed: its figure; several: their mean, spread and each run.
+        values = [r[key] for r in runs]
+        summary.update({key: float(np.mean(values)),
+                        f"{task}_seconds": sum(r["seconds"] for r in runs)})
+        if len(seeds) > 1:
+            summary.update({f"{key}_std": float(np.std(values)),
+                            f"{task}_runs": runs})
+            print(f"{what} over seeds {seeds}: mean {np.mean(values):.4f} "
+                  f"+- {np.std(values):.4f} (std), range "
+                  f"{min(values):.4f}-{max(values):.4f}  ({peers})")
     print(json.dumps({"example": "movielens", **summary}))
 
 

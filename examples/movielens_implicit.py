@@ -20,6 +20,7 @@ the logQ correction: in-batch negatives are popularity-distributed, and
 without the correction popular movies are over-penalised.
 
     python examples/movielens_implicit.py --data-dir ../shared/data
+    python examples/movielens_implicit.py --seeds 0 1 2   # mean and spread
 
 The same model from the command line: `--write-cli-data DIR` writes the
 split as JSON Lines (train pairs, evaluation queries, candidate items) and
@@ -149,8 +150,8 @@ def history_rows(pairs, seen, length, rng):
     return rows
 
 
-def train_and_evaluate(positives, seen, targets, args):
-    keras.utils.set_random_seed(args.seed)
+def train_and_evaluate(positives, seen, targets, args, seed):
+    keras.utils.set_random_seed(seed)
     hp = dict(HYPERPARAMETERS)
     if args.history:
         hp["enc0_fields"] = [{
@@ -166,14 +167,14 @@ def train_and_evaluate(positives, seen, targets, args):
     users, items = positives[:, :1], positives[:, 1:2]
     if args.anonymous:  # every user is id 1: the tower reads the history
         users = np.ones_like(users)
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(seed)
     fields = None
     if args.history:
         fields = {"in0_history": history_rows(positives[:, :2], seen,
                                               args.history, rng)}
     dataset = retrieval_dataset(
         users, items, args.batch_size,
-        sampling_probability=sampling_probabilities(items), seed=args.seed,
+        sampling_probability=sampling_probabilities(items), seed=seed,
         fields=fields)
     start = time.perf_counter()
     model.fit(dataset, epochs=args.epochs, verbose=args.verbose)
@@ -232,6 +233,10 @@ def main():
                         help="train on the u1.base ratings >= this (default "
                         "3); evaluation targets stay the ratings >= 4")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        metavar="SEED",
+                        help="train once per seed and print the mean and "
+                        "spread (default: --seed only)")
     parser.add_argument("--verbose", type=int, default=2)
     parser.add_argument("--write-cli-data", metavar="DIR",
                         help="write the split for keras-o2v, print the "
@@ -251,20 +256,47 @@ def main():
           f"{len(targets)} test users, {sum(map(len, targets.values()))} "
           "test positives")
     pop = popularity_baseline(liked, seen, targets)
-    model, index, results, seconds = train_and_evaluate(
-        positives, seen, targets, args)
-    os.makedirs(args.work_dir, exist_ok=True)
-    model.save(os.path.join(args.work_dir, "model.keras"))
-    index.save(os.path.join(args.work_dir, "items.index"))
-    for name, r in (("popularity", pop), ("in-batch softmax", results)):
+    seeds = args.seeds or [args.seed]
+    runs, seconds = [], 0.0
+    for seed in seeds:
+        model, index, results, took = train_and_evaluate(
+            positives, seen, targets, args, seed)
+        work = (args.work_dir if len(seeds) == 1
+                else os.path.join(args.work_dir, f"seed{seed}"))
+        os.makedirs(work, exist_ok=True)
+        model.save(os.path.join(work, "model.keras"))
+        index.save(os.path.join(work, "items.index"))
+        runs.append(results)
+        seconds += took
+        if len(seeds) > 1:
+            print(f"seed {seed}: hit@10 per positive "
+                  f"{results['hit@10_per_relevant']:.4f}", flush=True)
+    # One seed: its figures; several: their means, spread and each run (the
+    # counts of queries and positives are the same for every seed).
+    rates = [key for key, value in runs[0].items()
+             if isinstance(value, float)]
+    results = {**runs[0], **{key: float(np.mean([r[key] for r in runs]))
+                             for key in rates}}
+    label = ("in-batch softmax" if len(seeds) == 1
+             else f"mean of {len(seeds)} seeds")
+    for name, r in (("popularity", pop), (label, results)):
         print(f"{name:>17}: hit@10 per positive "
               f"{r['hit@10_per_relevant']:.4f}  HR@10 per user "
               f"{r['hits@10']:.4f}  NDCG@10 {r['ndcg@10']:.4f}  MRR "
               f"{r['mrr']:.4f}  mean rank {r['mean_rank']:.0f}")
+    spread = {}
+    if len(seeds) > 1:
+        hits = [r["hit@10_per_relevant"] for r in runs]
+        spread = {"model_std": {key: float(np.std([r[key] for r in runs]))
+                                for key in rates},
+                  "runs": [{"seed": s, **r} for s, r in zip(seeds, runs)]}
+        print(f"hit@10 per positive over seeds {seeds}: mean "
+              f"{np.mean(hits):.4f} +- {np.std(hits):.4f} (std), range "
+              f"{min(hits):.4f}-{max(hits):.4f}")
     print("anchors: popularity hit@10 0.130, StarSpace 0.121; goal >= 0.22")
     print(json.dumps({"example": "movielens_implicit",
                       "args": vars(args), "train_seconds": round(seconds, 1),
-                      "popularity": pop, "model": results}))
+                      "popularity": pop, "model": results, **spread}))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ frequency. (keras_o2v's `negative_sampling_rate` pairs with other records'
 `in1`, fully in proportion to frequency: rare topics would almost never be
 negatives.)
 
-The steps, as `main` runs them:
+The steps, as `run` takes them (`main` runs it once per `--seeds` seed):
 
 1. Documents -> token ids (`make_corpus`, `token_ids`). Title + body, the
    title's tokens once more in front (`--title-repeat`), tokenised with
@@ -67,6 +67,7 @@ about 0.87 on ModApte-90 in the literature: Joachims 1998; Yang & Liu 1999:
 
     python examples/reuters.py --data-dir ../shared/data
     python examples/reuters.py --ensemble 1 --set epochs=1   # a quick run
+    python examples/reuters.py --seeds 0 1 2 --svm-anchor    # mean, spread
 
 Results and ablations: examples/README.md.
 """
@@ -140,6 +141,11 @@ def parser():
                         "../shared/data)")
     p.add_argument("--work-dir", default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+", default=None,
+                   metavar="SEED",
+                   help="one whole run per seed (its held-out tenth, its "
+                        "models' seeds), then the mean and spread "
+                        "(default: --seed only)")
     p.add_argument("--ensemble", type=positive_int, default=5,
                    help="models trained (seeds seed, seed+1, ...) whose "
                         "probabilities are averaged (default 5)")
@@ -941,22 +947,13 @@ def wide_and_deep(args, corpus, probabilities, margins):
     return wide, combined
 
 
-def main():
-    p = parser()
-    args = p.parse_args()
-    try:
-        train_docs, test_docs, categories = reuters.load_data(args.data_dir)
-        glove = glove_file(args.data_dir) if args.glove else None
-    except FileNotFoundError as e:
-        p.error(str(e))
-    if args.glove and args.document != "tokens":
-        p.error("--glove initialises the token table of --document tokens")
-    if args.svm_anchor and importlib.util.find_spec("sklearn") is None:
-        p.error("--svm-anchor needs scikit-learn: pip install scikit-learn")
+def run(args, data, glove, work):
+    """One whole run at `args.seed`: its held-out tenth, its models (seeds
+    `args.seed` on), its wide model and anchor; prints its figures and
+    returns them. `data` is `reuters.load_data`'s."""
+    train_docs, test_docs, categories = data
     start = time.perf_counter()
     rng = np.random.default_rng(args.seed)
-    work = args.work_dir or os.path.join("runs", "reuters")
-
     corpus = make_corpus(args, train_docs, test_docs, categories, rng)
     hp = hyperparameters(args, corpus)
     corpus.ids_train, corpus.ids_test = token_ids(
@@ -1021,8 +1018,70 @@ def main():
           f"{no_refit}{parts}  "
           f"(linear SVM: ~{SVM_MICRO_F1} in the literature, "
           f"{SVM_HERE[args.refit]} here with --svm-anchor)  "
-          f"{figures['seconds']:.0f} s")
-    print(json.dumps({"example": "reuters", **figures}))
+          f"{figures['seconds']:.0f} s", flush=True)
+    return figures
+
+
+def summarise(runs):
+    """The mean and spread (`<name>_std`) over runs of each figure they
+    report, by name."""
+    series = {"micro_f1": [f["micro_f1"] for f in runs],
+              "macro_f1": [f["macro_f1"] for f in runs]}
+    first = runs[0]
+    if "no_refit" in first:
+        series["no_refit_micro_f1"] = [f["no_refit"]["micro_f1"]
+                                       for f in runs]
+    if first["wide"]:
+        series["object2vec_micro_f1"] = [f["wide"]["object2vec"]["micro_f1"]
+                                         for f in runs]
+        series["wide_micro_f1"] = [f["wide"]["micro_f1"] for f in runs]
+    if first["svm"]:
+        series["svm_micro_f1"] = [f["svm"]["micro_f1"] for f in runs]
+    summary = {}
+    for name, values in series.items():
+        summary[name] = float(np.mean(values))
+        summary[f"{name}_std"] = float(np.std(values))
+    return summary
+
+
+def main():
+    p = parser()
+    args = p.parse_args()
+    try:
+        data = reuters.load_data(args.data_dir)
+        glove = glove_file(args.data_dir) if args.glove else None
+    except FileNotFoundError as e:
+        p.error(str(e))
+    if args.glove and args.document != "tokens":
+        p.error("--glove initialises the token table of --document tokens")
+    if args.svm_anchor and importlib.util.find_spec("sklearn") is None:
+        p.error("--svm-anchor needs scikit-learn: pip install scikit-learn")
+    work = args.work_dir or os.path.join("runs", "reuters")
+    seeds = args.seeds or [args.seed]
+    runs = []
+    for seed in seeds:  # each a whole run: its held-out tenth, its models
+        runs.append(run(argparse.Namespace(**{**vars(args), "seed": seed}),
+                        data, glove, work if len(seeds) == 1
+                        else os.path.join(work, f"seed{seed}")))
+    if len(seeds) == 1:
+        print(json.dumps({"example": "reuters", **runs[0]}))
+        return
+    # Several seeds: the figures' means, their spread and each run.
+    summary = summarise(runs)
+    parts = "; ".join(
+        f"{label} {summary[key]:.4f}" for key, label in (
+            ("no_refit_micro_f1", "without the refit"),
+            ("object2vec_micro_f1", "the ensemble alone"),
+            ("wide_micro_f1", "the wide model alone"),
+            ("svm_micro_f1", "linear SVM")) if key in summary)
+    micro = [f["micro_f1"] for f in runs]
+    print(f"ModApte-90 test micro-F1 over seeds {seeds}: mean "
+          f"{summary['micro_f1']:.4f} +- {summary['micro_f1_std']:.4f} "
+          f"(std), range {min(micro):.4f}-{max(micro):.4f}"
+          f"{' (means: ' + parts + ')' if parts else ''}  (goal >= 0.890)")
+    print(json.dumps({"example": "reuters", "seeds": seeds, **summary,
+                      "seconds": sum(f["seconds"] for f in runs),
+                      "runs": runs}))
 
 
 if __name__ == "__main__":

@@ -160,6 +160,68 @@ def test_one_model_on_modapte(tmp_path):
     assert figures["svm"]["no_refit_micro_f1"] >= 0.87
 
 
+def write_small_reuters(folder, rng, n_train=120, n_test=40):
+    """A ModApte-shaped corpus: 3 topics, each with its own words."""
+    cues = {"acq": "merger shares stake bid", "earn": "profit dividend net",
+            "crude": "oil barrel opec refinery"}
+    noise = [f"w{i}" for i in range(40)]
+    topics = list(cues)
+    os.makedirs(folder)
+    for name, n in (("train", n_train), ("test", n_test)):
+        with open(os.path.join(folder, f"modapte90_{name}.jsonl"), "w") as f:
+            for i in range(n):
+                labels = sorted(rng.choice(topics, rng.integers(1, 3),
+                                           replace=False))
+                words = [w for t in labels for w in cues[t].split()]
+                words += list(rng.choice(noise, 6))
+                f.write(json.dumps({
+                    "newid": i, "labels": labels, "title": labels[0],
+                    "body": " ".join(rng.permutation(words))}) + "\n")
+    with open(os.path.join(folder, "modapte90_categories.txt"), "w") as f:
+        f.write("\n".join(topics) + "\n")
+
+
+def test_seeds_run_whole_splits_and_report_their_mean(tmp_path):
+    pytest.importorskip("sklearn")
+    write_small_reuters(str(tmp_path / "data" / "reuters21578"),
+                        np.random.default_rng(0))
+    work = tmp_path / "runs"
+    out = subprocess.run(
+        [sys.executable, os.path.join(EXAMPLES, "reuters.py"), "--data-dir",
+         str(tmp_path / "data"), "--work-dir", str(work), "--seeds", "0",
+         "1", "--ensemble", "1", "--stop-words", "0", "--svm-anchor",
+         "--set", "epochs=2", "--verbose", "0"],
+        check=True, capture_output=True, text=True, timeout=600).stdout
+    figures = json.loads(out.strip().splitlines()[-1])
+    runs = figures["runs"]
+    assert figures["seeds"] == [0, 1]
+    # Each seed is its own run: its held-out documents, its models.
+    assert [r["members"][0]["seed"] for r in runs] == [0, 1]
+    for name, value in (
+            ("micro_f1", lambda r: r["micro_f1"]),
+            ("no_refit_micro_f1", lambda r: r["no_refit"]["micro_f1"]),
+            ("object2vec_micro_f1",
+             lambda r: r["wide"]["object2vec"]["micro_f1"]),
+            ("wide_micro_f1", lambda r: r["wide"]["micro_f1"]),
+            ("svm_micro_f1", lambda r: r["svm"]["micro_f1"])):
+        values = [value(r) for r in runs]
+        assert figures[name] == pytest.approx(np.mean(values))
+        assert figures[f"{name}_std"] == pytest.approx(np.std(values))
+    assert figures["micro_f1"] > 0.8  # the topics' words decide
+    for seed in (0, 1):
+        with np.load(work / f"seed{seed}" / "scores.npz") as scores:
+            assert scores["test"].shape == (40, 3)
+    assert "micro-F1 over seeds [0, 1]: mean" in out
+
+
+def test_summarise_reports_only_the_parts_that_ran(reuters):
+    runs = [{"micro_f1": 0.8, "macro_f1": 0.5, "wide": None, "svm": None},
+            {"micro_f1": 0.9, "macro_f1": 0.7, "wide": None, "svm": None}]
+    summary = reuters.summarise(runs)
+    assert summary == pytest.approx({"micro_f1": 0.85, "micro_f1_std": 0.05,
+                                     "macro_f1": 0.6, "macro_f1_std": 0.1})
+
+
 def score_pairs(model, ids, n_labels, max_len):
     """`score_all` the slow way: `model.predict` on every (document, topic)
     pair, each document encoded once per topic."""
