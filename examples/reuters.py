@@ -92,6 +92,7 @@ from keras_o2v.datasets import default_data_dir
 from keras_o2v.datasets import glove_file
 from keras_o2v.datasets import reuters
 from keras_o2v.hyperparameters import is_weights_key
+from keras_o2v.hyperparameters import parse_overrides
 from keras_o2v.hyperparameters import resolve_hyperparameters
 from keras_o2v.models.object2vec import make_optimizer
 from keras_o2v.training import train
@@ -383,9 +384,7 @@ def hyperparameters(args, corpus):
                   enc0_pretrained_embedding_file="embeddings.txt",
                   enc0_freeze_pretrained_embedding="False",
                   enc0_token_embedding_dim="50")
-    for item in args.set:  # last: `--set` overrides the example's values
-        name, _, value = item.partition("=")
-        hp[name] = value
+    hp.update(parse_overrides(args.set))  # last: overrides the example's
     if resolve_hyperparameters(hp)["enc1_fields"]:
         raise ValueError("`enc1_fields` must be empty: a topic is its id "
                          "alone (`in1`). Received: enc1_fields="
@@ -902,6 +901,7 @@ def train_wide(args, corpus):
         train, test = corpus.inputs_train, corpus.inputs_test
     else:
         train, test = document_inputs(corpus, "tfidf")
+    x_test = pad_inputs(test, 1)  # scored by the fitting and refit models
     margins = {}
     for name, idx in corpus.training_sets(args.refit).items():
         model = fit_wide(pad_inputs([train[i] for i in idx], 1),
@@ -911,8 +911,8 @@ def train_wide(args, corpus):
             margins["validation"] = model.predict(pad_inputs(
                 [train[i] for i in corpus.val_idx], 1), verbose=0,
                 batch_size=512)
-        margins[f"test_{name}"] = model.predict(
-            pad_inputs(test, 1), verbose=0, batch_size=512)
+        margins[f"test_{name}"] = model.predict(x_test, verbose=0,
+                                                batch_size=512)
     return (margins["validation"], margins["test_fit"],
             margins.get("test_all", margins["test_fit"]))
 

@@ -31,6 +31,7 @@ from keras_o2v.data.prepare import prepare
 from keras_o2v.datasets import default_data_dir
 from keras_o2v.datasets import glove_file
 from keras_o2v.datasets import text_pairs
+from keras_o2v.hyperparameters import parse_overrides
 from keras_o2v.training import train
 
 # Frozen GloVe 50d in one table for both sides; one `hcnn` tower of one
@@ -131,7 +132,7 @@ def prepare_and_train(args, sick, hyperparameters, work, classes=False):
         label_map=sick.label_map, extend_with_embeddings=True)
     size = str(summary["vocab_size"])
     hp = {**hyperparameters, "enc0_vocab_size": size, "enc1_vocab_size": size}
-    hp.update(item.partition("=")[::2] for item in args.set)
+    hp.update(parse_overrides(args.set))
     paths = {s: os.path.join(data, f"{s}.jsonl")
              for s in ("train", "validation", "test")}
     if classes:

@@ -43,6 +43,7 @@ from keras_o2v.data.prepare import to_ids
 from keras_o2v.datasets import default_data_dir
 from keras_o2v.datasets import glove_file
 from keras_o2v.datasets import text_pairs
+from keras_o2v.hyperparameters import parse_overrides
 from keras_o2v.retrieval import build_retrieval_model
 from keras_o2v.retrieval import retrieval_dataset
 from keras_o2v.training import train
@@ -209,7 +210,7 @@ def train_pair_model(args, data, vocab_size, model_dir, seed):
     """Trains on the class-labelled splits; returns `train`'s result."""
     hp = {**CONFIGS[args.config], "enc0_vocab_size": str(vocab_size),
           "enc1_vocab_size": str(vocab_size)}
-    hp.update(item.partition("=")[::2] for item in args.set)
+    hp.update(parse_overrides(args.set))
     paths = {split: write_classes(os.path.join(data, f"{split}.jsonl"))
              for split in ("train", "validation", "test")}
     return train(paths["train"], hp, validation=paths["validation"],

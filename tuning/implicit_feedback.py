@@ -26,6 +26,8 @@ import sys
 
 import numpy as np
 
+from keras_o2v.hyperparameters import parse_overrides
+
 from example_configs import load_example  # tuning/example_configs.py
 
 import tune_movielens as tuned  # tuning/tune_movielens.py
@@ -80,9 +82,7 @@ def main(argv=None):
     if args.hyperparameters:
         with open(args.hyperparameters) as f:
             hp = json.load(f)
-    for item in args.set:
-        name, _, value = item.partition("=")
-        hp[name] = value
+    hp.update(parse_overrides(args.set))
     metric = "test:root_mean_squared_error"
     print(f"{'split':<8}{'ids only':>12}{'+ implicit':>12}")
     per_user = tuned.PER_USER if args.validation == "per-user" else 0
